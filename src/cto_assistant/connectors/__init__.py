@@ -1,0 +1,1 @@
+"""Vendor connectors: one folder per vendor with the same files (client, mapping, simulator-free)."""

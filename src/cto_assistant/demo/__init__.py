@@ -1,0 +1,1 @@
+"""The demo company (Acme Cloud) and the vendor API simulators that serve it."""
