@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 09:20:29.686008
+Create Date: 2026-11-26 09:22:10.595343
 """
 
 from __future__ import annotations
