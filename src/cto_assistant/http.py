@@ -30,9 +30,10 @@ from cto_assistant.errors import (
     SchemaDriftError,
     UpstreamError,
 )
-from cto_assistant.logging import get_logger, register_secret
+from cto_assistant.logging import get_logger, install_redaction, register_secret
 
 log = get_logger("http")
+install_redaction()
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5

@@ -45,12 +45,22 @@ class _RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if _known_secrets:
-            record.msg = redact_text(str(record.msg))
-            if record.args:
-                record.args = tuple(
-                    redact_text(a) if isinstance(a, str) else a for a in record.args  # type: ignore[union-attr]
-                )
+            message = record.getMessage()
+            masked = redact_text(message)
+            if masked != message:
+                record.msg, record.args = masked, None
         return True
+
+
+NOISY_LOGGERS = ("httpx", "httpcore", "uvicorn.access", "botocore", "urllib3")
+
+
+def install_redaction() -> None:
+    """Attach the secret-masking filter to the loggers of libraries that log URLs and headers."""
+    for name in NOISY_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _RedactingFilter) for f in target.filters):
+            target.addFilter(_RedactingFilter())
 
 
 def configure_logging(settings: Settings | None = None, *, stream: Any = None) -> None:
@@ -59,6 +69,8 @@ def configure_logging(settings: Settings | None = None, *, stream: Any = None) -
     as_json = bool(settings and settings.log_json)
     if settings and settings.secret_key:
         register_secret(settings.secret_key.get_secret_value())
+    if settings and settings.demo_password:
+        register_secret(settings.demo_password.get_secret_value())
     renderer: Any = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -75,13 +87,16 @@ def configure_logging(settings: Settings | None = None, *, stream: Any = None) -
         cache_logger_on_first_use=False,
     )
     root = logging.getLogger()
-    if not any(isinstance(f, _RedactingFilter) for f in root.filters):
-        handler = logging.StreamHandler(stream or sys.stderr)
-        handler.addFilter(_RedactingFilter())
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.handlers = [handler]
+    # Replace our previous handler (a reconfiguration may name another stream); keep others.
+    for old in [h for h in root.handlers if any(isinstance(f, _RedactingFilter) for f in h.filters)]:
+        root.removeHandler(old)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(_RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    install_redaction()
 
 
 def get_logger(name: str) -> Any:
