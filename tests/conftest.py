@@ -30,7 +30,9 @@ def _postgres_url() -> str | None:
     in_ci = os.environ.get("CI", "").lower() == "true"
     if not url:
         if in_ci:
-            pytest.fail(f"{POSTGRES_URL_ENV} is not set in CI: storage tests must run on PostgreSQL")
+            pytest.fail(
+                f"{POSTGRES_URL_ENV} is not set in CI: storage tests must run on PostgreSQL"
+            )
         pytest.skip(f"PostgreSQL not configured ({POSTGRES_URL_ENV} unset); SQLite only here")
     try:
         engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))

@@ -51,7 +51,9 @@ def sim(vendor: tuple[ServedApp, SimulatorState]) -> Iterator[tuple[ServedApp, S
 
 
 def client_for(base_url: str, sleeps: list[float], *, token: str = TOKEN, attempts: int = 4):
-    config = ConnectorConfig(kind="toy", base_url=base_url, max_attempts=attempts, timeout_seconds=2)
+    config = ConnectorConfig(
+        kind="toy", base_url=base_url, max_attempts=attempts, timeout_seconds=2
+    )
     context = ConnectorContext(name="toy-source", config=config, sleep=sleeps.append)
     return build_client(context, headers={"Authorization": f"Bearer {token}"}, secrets=(token,))
 
@@ -77,7 +79,9 @@ def test_429_waits_the_retry_after_then_succeeds(sim: tuple[ServedApp, Simulator
     assert client.stats.retries == 2
 
 
-def test_persistent_429_raises_rate_limited_naming_the_source(sim: tuple[ServedApp, SimulatorState]) -> None:
+def test_persistent_429_raises_rate_limited_naming_the_source(
+    sim: tuple[ServedApp, SimulatorState],
+) -> None:
     running, state = sim
     state.add_fault("rate_limit", times=None, retry_after=1)
     client = client_for(running.base_url, [], attempts=3)
@@ -132,7 +136,9 @@ def test_a_truncated_body_is_schema_drift(sim: tuple[ServedApp, SimulatorState])
 def test_timeouts_are_retried_then_reported(sim: tuple[ServedApp, SimulatorState]) -> None:
     running, state = sim
     state.add_fault("slow", times=None, delay_seconds=1.5)
-    config = ConnectorConfig(kind="toy", base_url=running.base_url, max_attempts=2, timeout_seconds=0.3)
+    config = ConnectorConfig(
+        kind="toy", base_url=running.base_url, max_attempts=2, timeout_seconds=0.3
+    )
     sleeps: list[float] = []
     context = ConnectorContext(name="toy-source", config=config, sleep=sleeps.append)
     client = build_client(context, headers={"Authorization": f"Bearer {TOKEN}"})
@@ -147,7 +153,11 @@ def test_connection_refused_is_an_upstream_error() -> None:
         client.get_json("/items")
 
 
-def test_secrets_never_reach_the_logs(sim: tuple[ServedApp, SimulatorState], caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+def test_secrets_never_reach_the_logs(
+    sim: tuple[ServedApp, SimulatorState],
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     running, state = sim
     state.add_fault("server_error", times=1)
     caplog.set_level(logging.DEBUG)
@@ -177,7 +187,10 @@ def test_retry_after_as_http_date_and_epoch_reset() -> None:
     later = format_datetime(now + timedelta(seconds=90), usegmt=True)
     assert retry_after_seconds(httpx.Response(429, headers={"retry-after": later}), now=now) == 90.0
     epoch = str(int((now + timedelta(seconds=45)).timestamp()))
-    assert retry_after_seconds(httpx.Response(403, headers={"x-ratelimit-reset": epoch}), now=now) == 45.0
+    assert (
+        retry_after_seconds(httpx.Response(403, headers={"x-ratelimit-reset": epoch}), now=now)
+        == 45.0
+    )
 
 
 def test_safe_url_masks_secret_query_values() -> None:

@@ -77,8 +77,8 @@ def retry_after_seconds(response: httpx.Response, *, now: datetime | None = None
             return None
         # Epoch seconds (GitHub) or seconds-from-now (IETF draft, Datadog's x-ratelimit-reset).
         if value > 1_000_000_000:
-            current = (now or datetime.now(UTC)).timestamp()
-            return max(0.0, value - current)
+            epoch_now = (now or datetime.now(UTC)).timestamp()
+            return max(0.0, value - epoch_now)
         return max(0.0, value)
     return None
 
@@ -107,7 +107,7 @@ class VendorClient:
         self.stats = context.stats
         self.max_attempts = config.max_attempts
         self._sleep: Callable[[float], None] = context.sleep or time.sleep
-        self._random = random.Random()  # noqa: S311 - jitter, not security
+        self._random = random.Random()
         for secret in secrets:
             register_secret(secret)
         all_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -116,7 +116,9 @@ class VendorClient:
             base_url=(base_url or config.base_url).rstrip("/") + "/",
             headers=all_headers,
             auth=auth,
-            timeout=httpx.Timeout(config.timeout_seconds, connect=min(10.0, config.timeout_seconds)),
+            timeout=httpx.Timeout(
+                config.timeout_seconds, connect=min(10.0, config.timeout_seconds)
+            ),
             transport=context.transport,
             follow_redirects=True,
         )
@@ -152,20 +154,32 @@ class VendorClient:
             elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
             status = response.status_code
             if status < 400:
-                log.debug("vendor request", source=self.source, method=method,
-                          path=safe_url(response.request.url), status=status, ms=elapsed_ms)
+                log.debug(
+                    "vendor request",
+                    source=self.source,
+                    method=method,
+                    path=safe_url(response.request.url),
+                    status=status,
+                    ms=elapsed_ms,
+                )
                 return response
             if is_rate_limited(response):
-                wait = retry_after_seconds(response)
-                if attempt >= self.max_attempts or (wait is not None and wait > MAX_WAIT_SECONDS):
+                asked = retry_after_seconds(response)
+                if attempt >= self.max_attempts or (asked is not None and asked > MAX_WAIT_SECONDS):
                     raise RateLimitedError(
                         self.source,
                         f"rate limited on {safe_url(url)} after {attempt} attempts"
-                        + (f" (retry after {wait:.0f}s)" if wait is not None else ""),
+                        + (f" (retry after {asked:.0f}s)" if asked is not None else ""),
                         stream=stream,
-                        retry_after=wait,
+                        retry_after=asked,
                     )
-                self._retrying(method, url, attempt, wait if wait is not None else self.backoff(attempt), reason=str(status))
+                self._retrying(
+                    method,
+                    url,
+                    attempt,
+                    asked if asked is not None else self.backoff(attempt),
+                    reason=str(status),
+                )
                 continue
             if status in (401, 403):
                 raise AuthError(
@@ -181,8 +195,14 @@ class VendorClient:
                         f"HTTP {status} on {method} {safe_url(url)} after {attempt} attempts",
                         stream=stream,
                     )
-                wait = retry_after_seconds(response)
-                self._retrying(method, url, attempt, wait if wait is not None else self.backoff(attempt), reason=str(status))
+                asked = retry_after_seconds(response)
+                self._retrying(
+                    method,
+                    url,
+                    attempt,
+                    asked if asked is not None else self.backoff(attempt),
+                    reason=str(status),
+                )
                 continue
             raise UpstreamError(
                 self.source, f"HTTP {status} on {method} {safe_url(url)}", stream=stream
@@ -191,8 +211,15 @@ class VendorClient:
     def _retrying(self, method: str, url: str, attempt: int, wait: float, *, reason: str) -> None:
         self.stats.retries += 1
         self.stats.waited_seconds += wait
-        log.info("vendor retry", source=self.source, method=method, path=safe_url(url),
-                 attempt=attempt, reason=reason, wait_s=round(wait, 2))
+        log.info(
+            "vendor retry",
+            source=self.source,
+            method=method,
+            path=safe_url(url),
+            attempt=attempt,
+            reason=reason,
+            wait_s=round(wait, 2),
+        )
         self._sleep(wait)
 
     def get_json(self, url: str, *, stream: str | None = None, **kwargs: Any) -> Any:

@@ -13,7 +13,9 @@ import structlog
 if TYPE_CHECKING:
     from cto_assistant.settings import Settings
 
-_SECRET_KEYS = re.compile(r"(token|secret|password|passwd|api[_-]?key|app[_-]?key|authorization|cookie|credential)", re.I)
+_SECRET_KEYS = re.compile(
+    r"(token|secret|password|passwd|api[_-]?key|app[_-]?key|authorization|cookie|credential)", re.I
+)
 _known_secrets: set[str] = set()
 
 
@@ -31,7 +33,9 @@ def redact_text(text: str) -> str:
     return text
 
 
-def _redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def _redact(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if _SECRET_KEYS.search(key) and key != "event":
             event[key] = "**********"
@@ -72,7 +76,9 @@ def configure_logging(settings: Settings | None = None, *, stream: Any = None) -
     if settings and settings.demo_password:
         register_secret(settings.demo_password.get_secret_value())
     renderer: Any = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[
@@ -88,7 +94,9 @@ def configure_logging(settings: Settings | None = None, *, stream: Any = None) -
     )
     root = logging.getLogger()
     # Replace our previous handler (a reconfiguration may name another stream); keep others.
-    for old in [h for h in root.handlers if any(isinstance(f, _RedactingFilter) for f in h.filters)]:
+    for old in [
+        h for h in root.handlers if any(isinstance(f, _RedactingFilter) for f in h.filters)
+    ]:
         root.removeHandler(old)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(_RedactingFilter())

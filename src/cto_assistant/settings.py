@@ -64,6 +64,10 @@ class Settings(BaseSettings):
         default=False,
         description="Demo mode: the built-in Acme Cloud world; allows a generated secret key.",
     )
+    demo_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the `demo` user that `cto demo` creates; generated when unset.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the web server binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the web server binds to.")
     cookie_secure: Literal["auto", "always", "never"] = Field(
@@ -110,7 +114,9 @@ class Settings(BaseSettings):
         except ArgumentError as exc:
             raise ValueError("is not a database URL (e.g. postgresql://user@host/db)") from exc
         if url.get_backend_name() not in {"sqlite", "postgresql"}:
-            raise ValueError(f"backend {url.get_backend_name()!r} is not supported (sqlite, postgresql)")
+            raise ValueError(
+                f"backend {url.get_backend_name()!r} is not supported (sqlite, postgresql)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -164,6 +170,7 @@ class Settings(BaseSettings):
         """The effective settings as plain data with every secret replaced by '**********'."""
         data = self.model_dump(mode="json")
         data["secret_key"] = "**********" if self.secret_key else None
+        data["demo_password"] = "**********" if self.demo_password else None
         data["database_url"] = make_url(self.effective_database_url).render_as_string(
             hide_password=True
         )
@@ -217,5 +224,6 @@ def config_error_from(exc: ValidationError) -> ConfigError:
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         where = config_file()
+        name = ".".join(loc)  # as written in cto.toml, where unknown keys come from
         message = f"unknown setting{f' in {where}' if where else ''}"
     return ConfigError(name, message.removeprefix("Value error, "))

@@ -35,11 +35,13 @@ def vendor() -> Iterator[ServedApp]:
     def link(request: Request, response: Response, page: int = 1, per_page: int = 10) -> list[int]:
         start = (page - 1) * per_page
         if start + per_page < len(ITEMS):
-            response.headers["link"] = f'<{request.url.replace_query_params(page=page + 1, per_page=per_page)}>; rel="next"'
+            response.headers["link"] = (
+                f'<{request.url.replace_query_params(page=page + 1, per_page=per_page)}>; rel="next"'
+            )
         return ITEMS[start : start + per_page]
 
     @app.get("/cursor")
-    def cursor(nextPageToken: str | None = None, maxResults: int = 10) -> dict[str, Any]:  # noqa: N803
+    def cursor(nextPageToken: str | None = None, maxResults: int = 10) -> dict[str, Any]:
         start = int(nextPageToken or 0)
         body: dict[str, Any] = {"issues": ITEMS[start : start + maxResults]}
         if start + maxResults < len(ITEMS):
@@ -51,7 +53,11 @@ def vendor() -> Iterator[ServedApp]:
         payload = await request.json()
         start = int(payload.get("nextPageToken") or 0)
         size = payload["maxResults"]
-        return {"values": ITEMS[start : start + size], "isLast": start + size >= len(ITEMS), "nextPageToken": str(start + size)}
+        return {
+            "values": ITEMS[start : start + size],
+            "isLast": start + size >= len(ITEMS),
+            "nextPageToken": str(start + size),
+        }
 
     @app.get("/jsonapi")
     def jsonapi(starting_after: int = -1, limit: int = 10) -> dict[str, Any]:
@@ -63,11 +69,18 @@ def vendor() -> Iterator[ServedApp]:
 
     @app.get("/offset")
     def offset(offset: int = 0, limit: int = 10) -> dict[str, Any]:
-        return {"incidents": ITEMS[offset : offset + limit], "more": offset + limit < len(ITEMS), "total": None}
+        return {
+            "incidents": ITEMS[offset : offset + limit],
+            "more": offset + limit < len(ITEMS),
+            "total": None,
+        }
 
     @app.get("/pages")
     def pages(p: int = 1, ps: int = 10) -> dict[str, Any]:
-        return {"paging": {"pageIndex": p, "pageSize": ps, "total": len(ITEMS)}, "components": ITEMS[(p - 1) * ps : p * ps]}
+        return {
+            "paging": {"pageIndex": p, "pageSize": ps, "total": len(ITEMS)},
+            "components": ITEMS[(p - 1) * ps : p * ps],
+        }
 
     running = serve(app)
     yield running
@@ -81,16 +94,52 @@ def client(base_url: str) -> VendorClient:
 
 CASES: list[tuple[str, str, PageStrategy, str, dict[str, Any] | None]] = [
     ("GET", "link", LinkHeader(page_size=10), "", None),
-    ("GET", "cursor", JsonCursor(token_path="nextPageToken", param="nextPageToken", size_param="maxResults", page_size=10), "issues", None),
-    ("POST", "cursor-body", JsonCursor(token_path="nextPageToken", param="nextPageToken", in_body=True, size_param="maxResults", page_size=10, last_path="isLast"), "values", {}),
+    (
+        "GET",
+        "cursor",
+        JsonCursor(
+            token_path="nextPageToken", param="nextPageToken", size_param="maxResults", page_size=10
+        ),
+        "issues",
+        None,
+    ),
+    (
+        "POST",
+        "cursor-body",
+        JsonCursor(
+            token_path="nextPageToken",
+            param="nextPageToken",
+            in_body=True,
+            size_param="maxResults",
+            page_size=10,
+            last_path="isLast",
+        ),
+        "values",
+        {},
+    ),
     ("GET", "jsonapi", JsonLink(page_size=10), "data", None),
     ("GET", "offset", Offset(page_size=10, more_path="more"), "incidents", None),
-    ("GET", "pages", PageNumber(page_param="p", size_param="ps", page_size=10, total_path="paging.total"), "components", None),
+    (
+        "GET",
+        "pages",
+        PageNumber(page_param="p", size_param="ps", page_size=10, total_path="paging.total"),
+        "components",
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "strategy", "items", "body"), CASES, ids=[c[1] for c in CASES])
-def test_every_strategy_reads_all_items_exactly_once(vendor: ServedApp, method: str, path: str, strategy: PageStrategy, items: str, body: dict[str, Any] | None) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "strategy", "items", "body"), CASES, ids=[c[1] for c in CASES]
+)
+def test_every_strategy_reads_all_items_exactly_once(
+    vendor: ServedApp,
+    method: str,
+    path: str,
+    strategy: PageStrategy,
+    items: str,
+    body: dict[str, Any] | None,
+) -> None:
     c = client(vendor.base_url)
     pages = list(paginate(c, method, path, strategy=strategy, items=items, json=body))
     assert [i for page in pages for i in page.items] == ITEMS

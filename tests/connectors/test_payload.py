@@ -46,7 +46,9 @@ def test_dig_follows_dicts_and_list_indexes() -> None:
 
 def test_reader_names_the_missing_field() -> None:
     reader = Reader({"fields": {"status": None}}, source="jira", stream="issues", what="issue")
-    with pytest.raises(SchemaDriftError, match="jira/issues: issue has no 'fields.status' field") as caught:
+    with pytest.raises(
+        SchemaDriftError, match="jira/issues: issue has no 'fields.status' field"
+    ) as caught:
         reader.need("fields.status")
     assert caught.value.field == "fields.status"
 
@@ -57,7 +59,9 @@ def test_reader_rejects_a_non_object() -> None:
 
 
 def test_reader_time_fields() -> None:
-    reader = Reader({"created": "2024-01-02T10:00:00.000+0000", "bad": "soon"}, source="s", stream="t")
+    reader = Reader(
+        {"created": "2024-01-02T10:00:00.000+0000", "bad": "soon"}, source="s", stream="t"
+    )
     assert reader.need_time("created") == datetime(2024, 1, 2, 10, tzinfo=UTC)
     assert reader.time("missing") is None
     with pytest.raises(SchemaDriftError, match="'bad' is not a timestamp"):

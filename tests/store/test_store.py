@@ -133,5 +133,10 @@ def test_json_and_date_columns_round_trip(any_store: Store) -> None:
 def test_every_vendor_table_is_upsertable(any_store: Store) -> None:
     assert {"incident", "cost_daily", "pull_request", "vulnerability"} <= set(SOURCED_TABLES)
     for table, model in SOURCED_TABLES.items():
-        unique = {c.name for c in model.__table__.constraints if isinstance(c, sa.UniqueConstraint) for c in c.columns}  # type: ignore[attr-defined]
+        unique = {
+            c.name
+            for c in model.__table__.constraints
+            if isinstance(c, sa.UniqueConstraint)
+            for c in c.columns
+        }  # type: ignore[attr-defined]
         assert {"source", "source_id"} <= unique, table

@@ -66,7 +66,9 @@ class SinglePage:
     def first(self, request: PageRequest) -> None:
         """Nothing to set."""
 
-    def advance(self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]) -> bool:
+    def advance(
+        self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]
+    ) -> bool:
         """There is never a next page."""
         return False
 
@@ -83,7 +85,9 @@ class LinkHeader:
         if self.size_param:
             request.params.setdefault(self.size_param, self.page_size)
 
-    def advance(self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]) -> bool:
+    def advance(
+        self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]
+    ) -> bool:
         """Follow the next link (it carries every query param)."""
         nxt = response.links.get("next", {}).get("url")
         if not nxt:
@@ -116,7 +120,9 @@ class JsonCursor:
             return request.json
         return request.params
 
-    def advance(self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]) -> bool:
+    def advance(
+        self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]
+    ) -> bool:
         """Send the token back; stop when it is absent or the page says it is the last."""
         if self.last_path and dig(body, self.last_path) is True:
             return False
@@ -140,7 +146,9 @@ class JsonLink:
         if self.size_param:
             request.params.setdefault(self.size_param, self.page_size)
 
-    def advance(self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]) -> bool:
+    def advance(
+        self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]
+    ) -> bool:
         """Follow the link; relative links resolve against the response URL."""
         nxt = dig(body, self.path)
         if isinstance(nxt, dict):
@@ -170,7 +178,9 @@ class Offset:
         request.params[self.offset_param] = 0
         request.params[self.limit_param] = self.page_size
 
-    def advance(self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]) -> bool:
+    def advance(
+        self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]
+    ) -> bool:
         """Move past this page; stop on `more` false, the total, or a short page."""
         if not items:
             return False
@@ -211,7 +221,9 @@ class PageNumber:
         request.params[self.page_param] = self._page
         request.params[self.size_param] = self.page_size
 
-    def advance(self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]) -> bool:
+    def advance(
+        self, request: PageRequest, response: httpx.Response, body: Any, items: list[Any]
+    ) -> bool:
         """Next page number; stop at the total or on a short page."""
         if not items:
             return False

@@ -74,7 +74,9 @@ class Store:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
-            raise StoreError(f"migration failed: {exc.__class__.__name__}: {exc.orig or exc}") from exc
+            raise StoreError(
+                f"migration failed: {exc.__class__.__name__}: {exc}"
+            ) from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -132,7 +134,11 @@ def upsert(
         values.setdefault("synced_at", stamp)
         deduped[(values["source"], values["source_id"])] = values
     batch = _complete_rows(sa_table, list(deduped.values()))
-    insert_fn = postgresql.insert if session.bind and session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert_fn = (
+        postgresql.insert
+        if session.bind and session.bind.dialect.name == "postgresql"
+        else sqlite.insert
+    )
     updatable = [name for name in batch[0] if name not in {"id", "source", "source_id"}]
     for start in range(0, len(batch), UPSERT_CHUNK):
         chunk = batch[start : start + UPSERT_CHUNK]
@@ -176,7 +182,7 @@ def delete_where(session: Session, table: str, **equals: Any) -> int:
     sa_table: sa.Table = model.__table__  # type: ignore[attr-defined]
     clauses = [sa_table.c[name] == value for name, value in equals.items()]
     result = session.execute(sa.delete(sa_table).where(*clauses))
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def count_rows(session: Session, table: str) -> int:

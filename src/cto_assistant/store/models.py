@@ -299,7 +299,9 @@ class Advisory(Sourced, Base):
     published: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     modified: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cve_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    affected: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{ecosystem, package, ranges}]
+    affected: Mapped[list[Any]] = mapped_column(
+        JSON, default=list
+    )  # [{ecosystem, package, ranges}]
     vendor_project: Mapped[str | None] = mapped_column(String(255))
     product: Mapped[str | None] = mapped_column(String(255))
     kev: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -143,9 +143,7 @@ class FaultMiddleware:
             await send(message)
 
         def record() -> None:
-            self.state.requests.append(
-                RequestRecord(scope["method"], path, query, status_seen)
-            )
+            self.state.requests.append(RequestRecord(scope["method"], path, query, status_seen))
 
         if fault is None:
             await self.app(scope, receive, log_send)
@@ -157,7 +155,9 @@ class FaultMiddleware:
             record()
             return
         if fault.kind in ("rate_limit", "server_error", "auth_revoked"):
-            status = {"rate_limit": 429, "server_error": fault.status, "auth_revoked": 401}[fault.kind]
+            status = {"rate_limit": 429, "server_error": fault.status, "auth_revoked": 401}[
+                fault.kind
+            ]
             headers = [(b"content-type", b"application/json")]
             if fault.kind == "rate_limit" and fault.retry_after is not None:
                 headers.append((b"retry-after", str(fault.retry_after).encode()))
@@ -191,7 +191,9 @@ class FaultMiddleware:
             body = json.dumps(rename_key(json.loads(body), fault.field, fault.new_field)).encode()
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
+        await send(
+            {"type": "http.response.start", "status": start.get("status", 200), "headers": headers}
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -204,7 +206,9 @@ def rename_key(data: Any, old: str, new: str) -> Any:
     return data
 
 
-def new_simulator(vendor: str, world: World, *, credentials: dict[str, str] | None = None) -> tuple[FastAPI, SimulatorState]:
+def new_simulator(
+    vendor: str, world: World, *, credentials: dict[str, str] | None = None
+) -> tuple[FastAPI, SimulatorState]:
     """A FastAPI app with the shared state, fault middleware and the fault control endpoint."""
     state = SimulatorState(world=world, vendor=vendor, credentials=dict(credentials or {}))
     app = FastAPI(title=f"{vendor} simulator", docs_url=None, redoc_url=None, openapi_url=None)
