@@ -177,7 +177,7 @@ def tool(*, domain: Domain, writes: bool = False) -> Callable[[ToolFunction], To
                 raise TypeError(f"tool {name}: argument {parameter.name} needs a type")
             default = ... if parameter.default is inspect.Parameter.empty else parameter.default
             fields[parameter.name] = (parameter.annotation, default)
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
         )
         model.__doc__ = doc.splitlines()[0]
