@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,12 +26,20 @@ MIN_PASSWORD_LENGTH = 8
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so a miss costs as long as a hit.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash verified against when the user does not exist, so a miss costs as long as a hit."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class AccountError(CTOError):
     """A user could not be created or changed (duplicate name, bad role, weak password)."""
+
+
+class DuplicateUserError(AccountError):
+    """A user with this name already exists."""
 
 
 def hash_password(password: str) -> str:
@@ -98,7 +107,7 @@ def create_user(
     validate_role(role)
     validate_password(password)
     if find_user(session=session, username=name) is not None:
-        raise AccountError(f"user {name!r} already exists")
+        raise DuplicateUserError(f"user {name!r} already exists")
     user = User(
         username=name,
         password_hash=hash_password(password),
@@ -124,7 +133,7 @@ def authenticate(
     """Return the active user whose password matches, else None (same cost either way)."""
     user = find_user(session=session, username=username)
     if user is None or not user.active:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     if not verify_password(user.password_hash, password):
         return None

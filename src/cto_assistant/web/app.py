@@ -1,0 +1,77 @@
+"""The FastAPI app factory: JSON API, server-sent events, pages, static assets, sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+import cto_assistant
+from cto_assistant.logging import get_logger, register_secret
+from cto_assistant.settings import Settings
+from cto_assistant.store import Store, open_store
+from cto_assistant.web import events, health, pages
+from cto_assistant.web.api import build_api_router
+from cto_assistant.web.auth import NotAuthenticated, SessionManager, SignInLimiter
+from cto_assistant.web.middleware import RequestLogMiddleware, SecurityHeadersMiddleware
+
+STATIC_DIR = Path(__file__).parent / "static"
+log = get_logger("web")
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    """Build the web app; refuses to start outside demo mode without CTO_SECRET_KEY."""
+    secret_key = settings.require_secret_key().get_secret_value()
+    register_secret(secret_key)
+    owns_store = store is None
+    active_store = store or open_store(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log.info("web_started", host=settings.host, port=settings.port, demo=settings.demo)
+        yield
+        if owns_store:
+            active_store.dispose()
+
+    app = FastAPI(
+        title="CTO Assistant",
+        version=getattr(cto_assistant, "__version__", "0.1.0"),
+        description="Delivery, security, cloud and reliability of one company, in one place.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # our own CSP-clean page at /api/docs (Swagger UI needs a CDN)
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = active_store
+    app.state.sessions = SessionManager(
+        secret_key,
+        max_age_seconds=settings.session_max_age_hours * 3600,
+        secure=settings.session_cookie_secure,
+    )
+    app.state.sessions.load_revocations(active_store)
+    app.state.sign_in_limiter = SignInLimiter()
+    app.state.events = events.broker
+
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestLogMiddleware)
+    app.add_exception_handler(NotAuthenticated, _not_authenticated)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health.router)
+    app.include_router(build_api_router())
+    app.include_router(pages.public)
+    app.include_router(pages.signed_in)
+    return app
+
+
+async def _not_authenticated(request: Request, _exc: Exception) -> Response:
+    """401 JSON for the API, a redirect to the sign-in page for pages."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": "sign-in required"}, status_code=401)
+    target = pages.safe_next(request.url.path)
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)

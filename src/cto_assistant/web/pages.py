@@ -1,0 +1,137 @@
+"""HTML pages: sign-in, the command center shell and the API reference (Jinja2 templates)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from cto_assistant.store import Store
+from cto_assistant.store.db import count_rows
+from cto_assistant.web.auth import (
+    CurrentUser,
+    SessionManager,
+    current_user,
+    optional_user,
+    require_csrf,
+    sign_in,
+    sign_out,
+)
+
+PRODUCT_NAME = "CTO Assistant"
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# Tables whose rows mean "a source has been synced"; the dashboard issue replaces this check.
+DATA_TABLES = ("team", "deployment", "incident", "vulnerability", "cost_daily", "ticket")
+
+public = APIRouter(include_in_schema=False)
+signed_in = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to return to after sign-in (never another site)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a template with the values every page uses."""
+    context.setdefault("product_name", PRODUCT_NAME)
+    return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def data_counts(store: Store) -> dict[str, int]:
+    """Rows per core table, to tell an empty store from a synced one."""
+    with store.session() as session:
+        return {table: count_rows(session, table) for table in DATA_TABLES}
+
+
+@public.get("/login", response_class=HTMLResponse)
+def login_form(
+    request: Request, next: str | None = None, user: CurrentUser | None = Depends(optional_user)
+) -> Response:
+    """Show the sign-in form (or go home when already signed in)."""
+    if user is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, next_path=safe_next(next))
+
+
+@public.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    username: str = Form("", max_length=64),
+    password: str = Form("", max_length=1024),
+    csrf_token: str = Form(""),
+    next: str = Form("/"),
+) -> Response:
+    """Check the sign-in form and start a new session."""
+    sessions: SessionManager = request.app.state.sessions
+    if not sessions.check_presession_token(request, csrf_token):
+        return _login_page(request, next, "The form expired; please sign in again.", 403, username)
+    result = sign_in(request, username=username, password=password)
+    if result.user is None:
+        return _login_page(request, next, result.reason, result.status, username)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    sessions.issue(response, result.user)
+    return response
+
+
+def _login_page(
+    request: Request, next_path: str, error: str = "", status_code: int = 200, username: str = ""
+) -> Response:
+    sessions: SessionManager = request.app.state.sessions
+    carrier = Response()  # collects the pre-session cookie that goes with this form's token
+    token = sessions.presession_token(request, carrier)
+    response = render(
+        request,
+        "login.html",
+        status_code,
+        error=error,
+        next=safe_next(next_path),
+        username=username,
+        csrf_token=token,
+    )
+    for cookie in carrier.headers.getlist("set-cookie"):
+        response.headers.append("set-cookie", cookie)
+    return response
+
+
+@signed_in.post("/logout")
+def logout(request: Request, user: CurrentUser = Depends(current_user)) -> Response:
+    """Sign out and go back to the sign-in page."""
+    response = RedirectResponse("/login", status_code=303)
+    sign_out(request, response, user)
+    return response
+
+
+@signed_in.get("/", response_class=HTMLResponse)
+def home(request: Request, user: CurrentUser = Depends(current_user)) -> Response:
+    """The command center shell."""
+    counts = data_counts(request.app.state.store)
+    return render(
+        request, "home.html", user=user, csrf_token=user.csrf_token, has_data=any(counts.values())
+    )
+
+
+@public.get("/api/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> Response:
+    """A readable reference of every API endpoint, built from the OpenAPI schema."""
+    schema = request.app.openapi()
+    operations = [
+        {
+            "method": method.upper(),
+            "path": path,
+            "summary": op.get("summary", ""),
+            "description": op.get("description", ""),
+            "tags": op.get("tags", []),
+            "parameters": op.get("parameters", []),
+            "body": "requestBody" in op,
+            "responses": sorted(op.get("responses", {}).keys()),
+        }
+        for path, methods in schema.get("paths", {}).items()
+        for method, op in methods.items()
+    ]
+    return render(request, "api_docs.html", info=schema.get("info", {}), operations=operations)
