@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 from openapi_schema_validator import OAS30Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 DOC_URI = "urn:vendor-spec"
@@ -27,7 +27,7 @@ class OpenAPISpec:
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
-        resource = Resource(contents=document, specification=DRAFT4)
+        resource = DRAFT4.create_resource(document)
         self.registry: Registry = Registry().with_resource(DOC_URI, resource)
 
     @staticmethod
@@ -73,6 +73,6 @@ class OpenAPISpec:
         document = dict(self.document)
         document["__schema__"] = schema
         registry = Registry().with_resource(
-            DOC_URI, Resource(contents=document, specification=DRAFT4)
+            DOC_URI, DRAFT4.create_resource(document)
         )
         OAS30Validator(rooted, registry=registry).validate(body)
