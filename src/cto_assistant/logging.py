@@ -67,6 +67,16 @@ def install_redaction() -> None:
             target.addFilter(_RedactingFilter())
 
 
+class _Stderr:
+    """Writes to whatever `sys.stderr` is at the time (test runners swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(settings: Settings | None = None, *, stream: Any = None) -> None:
     """Set up structlog and the stdlib root logger once per process."""
     level = getattr(logging, settings.log_level if settings else "INFO")
@@ -89,7 +99,7 @@ def configure_logging(settings: Settings | None = None, *, stream: Any = None) -
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _Stderr()),
         cache_logger_on_first_use=False,
     )
     root = logging.getLogger()
@@ -98,12 +108,13 @@ def configure_logging(settings: Settings | None = None, *, stream: Any = None) -
         h for h in root.handlers if any(isinstance(f, _RedactingFilter) for f in h.filters)
     ]:
         root.removeHandler(old)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream or _Stderr())
     handler.addFilter(_RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl …" on every command
     install_redaction()
 
 

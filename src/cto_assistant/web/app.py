@@ -15,6 +15,7 @@ import cto_assistant
 from cto_assistant.logging import get_logger, register_secret
 from cto_assistant.settings import Settings
 from cto_assistant.store import Store, open_store
+from cto_assistant.sync.scheduler import build_scheduler
 from cto_assistant.web import events, health, pages
 from cto_assistant.web.api import build_api_router
 from cto_assistant.web.auth import NotAuthenticated, SessionManager, SignInLimiter
@@ -24,8 +25,14 @@ STATIC_DIR = Path(__file__).parent / "static"
 log = get_logger("web")
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
-    """Build the web app; refuses to start outside demo mode without CTO_SECRET_KEY."""
+def create_app(
+    settings: Settings, *, store: Store | None = None, sync_on_start: bool = True
+) -> FastAPI:
+    """Build the web app; refuses to start outside demo mode without CTO_SECRET_KEY.
+
+    With sources configured and `sync_interval_minutes` > 0 the app runs the sync scheduler
+    while it serves (first run at start unless `sync_on_start` is False).
+    """
     secret_key = settings.require_secret_key().get_secret_value()
     register_secret(secret_key)
     owns_store = store is None
@@ -34,7 +41,12 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("web_started", host=settings.host, port=settings.port, demo=settings.demo)
+        scheduler = build_scheduler(settings, active_store, run_immediately=sync_on_start)
+        if scheduler is not None:
+            scheduler.start()
         yield
+        if scheduler is not None:
+            scheduler.close()
         if owns_store:
             active_store.dispose()
 

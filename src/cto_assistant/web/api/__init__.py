@@ -11,11 +11,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from cto_assistant.web import events
-from cto_assistant.web.api import admin, me, session
+from cto_assistant.web.api import admin, ingest, me, session
 from cto_assistant.web.auth import current_user, require_csrf
 
 SIGNED_IN: list[APIRouter] = [me.router, admin.router, events.router]
-PUBLIC: list[APIRouter] = [session.router]
+PUBLIC: list[APIRouter] = [session.router, ingest.router]
 
 
 def build_api_router() -> APIRouter:
