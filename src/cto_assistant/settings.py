@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -81,6 +82,11 @@ class Settings(BaseSettings):
         default="INFO", description="Lowest level of log lines written."
     )
     log_json: bool = Field(default=False, description="Write log lines as JSON objects.")
+    clock: datetime | None = Field(
+        default=None,
+        description="Pin the current time (demo and tests; the demo pins its world's clock). "
+        "Default: the real clock.",
+    )
     sync_interval_minutes: int = Field(
         default=30, ge=0, description="How often `cto serve` syncs every source (0 = never)."
     )
@@ -152,6 +158,12 @@ class Settings(BaseSettings):
         if self.cookie_secure == "auto":
             return not self.bound_to_loopback
         return self.cookie_secure == "always"
+
+    def now(self) -> datetime:
+        """The current time: the pinned `clock` if set, else the real UTC clock."""
+        if self.clock is not None:
+            return self.clock if self.clock.tzinfo else self.clock.replace(tzinfo=UTC)
+        return datetime.now(UTC)
 
     def require_secret_key(self) -> SecretStr:
         """Return the secret key, refusing to run outside demo mode without one."""

@@ -11,7 +11,7 @@ from cto_assistant.errors import ConfigError, CTOError
 from cto_assistant.settings import Settings
 
 
-def run_web(settings: Settings) -> None:
+def run_web(settings: Settings, *, sync_on_start: bool = True) -> None:
     """Build the app and serve it until interrupted; bad settings exit with one line.
 
     `cto demo` calls this too, with `demo=True` settings.
@@ -21,7 +21,7 @@ def run_web(settings: Settings) -> None:
     from cto_assistant.web.app import create_app
 
     try:
-        web_app = create_app(settings)
+        web_app = create_app(settings, sync_on_start=sync_on_start)
     except ConfigError as exc:
         fail(f"invalid setting {exc}", code=2)
     except CTOError as exc:

@@ -133,7 +133,7 @@ def build_scheduler(
     connectors = configured_connectors(settings, on_error=report)
     if not connectors:
         return None
-    engine = SyncEngine(store, connectors)
+    engine = SyncEngine(store, connectors, now=settings.now)
     return SyncScheduler(
         engine,
         interval_seconds=settings.sync_interval_minutes * 60,

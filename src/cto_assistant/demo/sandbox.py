@@ -1,0 +1,176 @@
+"""The sandbox: every vendor simulator mounted under one loopback server, and the config to match.
+
+`cto sandbox` and `cto demo` both use it. Each simulator is mounted under `/<vendor>`; the
+`[sources.*]` sections returned by `Sandbox.sources()` are exactly what a user would write in
+`cto.toml` to sync from those URLs, so the demo runs the real connectors over real HTTP.
+The demo credentials below are the simulators' own fixed values — not secrets of anyone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.routing import Mount
+
+from cto_assistant.demo.simulators.common import ServedApp, SimulatorState, serve
+from cto_assistant.demo.world import World
+
+Section = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SimulatedVendor:
+    """One simulator: where it mounts and the source sections that sync from it."""
+
+    prefix: str
+    module: str
+    sections: Callable[[str, World], dict[str, Section]]
+    make_kwargs: Callable[[World], dict[str, Any]] = field(default=lambda _world: {})
+
+
+def _repos_deployed_by(world: World, tool: str) -> list[str]:
+    """Repositories whose deployments the world runs through `tool`."""
+    return sorted(
+        {
+            row["repo"]
+            for row in world.rows("deployment")
+            if row.get("tool") == tool and row.get("repo")
+        }
+    )
+
+
+def _jira(url: str, world: World) -> dict[str, Section]:
+    return {
+        "jira": {
+            "kind": "jira",
+            "base_url": url,
+            "email": "cto-assistant@acme.example",
+            "token": "acme-jira-demo-token",
+        }
+    }
+
+
+def _gitlab(url: str, world: World) -> dict[str, Section]:
+    projects = _repos_deployed_by(world, "gitlab")
+    if not projects:
+        return {}
+    return {
+        "gitlab": {
+            "kind": "gitlab",
+            "base_url": url,
+            "token": "gitlab-demo-token",
+            "projects": projects,
+        }
+    }
+
+
+def _jenkins(url: str, world: World) -> dict[str, Section]:
+    if not _repos_deployed_by(world, "jenkins"):
+        return {}
+    return {
+        "jenkins": {
+            "kind": "jenkins",
+            "base_url": url,
+            "user": "deploy-bot",
+            "token": "jenkins-demo-token",
+        }
+    }
+
+
+def _circleci(url: str, world: World) -> dict[str, Section]:
+    projects = [f"gh/{repo}" for repo in _repos_deployed_by(world, "circleci")]
+    if not projects:
+        return {}
+    return {
+        "circleci": {
+            "kind": "circleci",
+            "base_url": url,
+            "token": "circleci-demo-token",
+            "projects": projects,
+        }
+    }
+
+
+def _sonarqube(url: str, world: World) -> dict[str, Section]:
+    return {"sonarqube": {"kind": "sonarqube", "base_url": url, "token": "sonarqube-demo-token"}}
+
+
+VENDORS: tuple[SimulatedVendor, ...] = (
+    SimulatedVendor("jira", "cto_assistant.demo.simulators.jira", _jira),
+    SimulatedVendor("gitlab", "cto_assistant.demo.simulators.gitlab", _gitlab),
+    SimulatedVendor("jenkins", "cto_assistant.demo.simulators.jenkins", _jenkins),
+    SimulatedVendor("circleci", "cto_assistant.demo.simulators.circleci", _circleci),
+    SimulatedVendor("sonarqube", "cto_assistant.demo.simulators.sonarqube", _sonarqube),
+)
+
+
+@dataclass
+class Sandbox:
+    """Every simulator mounted in one ASGI app, with each one's state for faults and counts."""
+
+    app: FastAPI
+    states: dict[str, SimulatorState]
+    vendors: tuple[SimulatedVendor, ...]
+    world: World
+
+    def sources(self, base_url: str) -> dict[str, Section]:
+        """The `[sources.*]` sections that point the real connectors at this sandbox."""
+        sections: dict[str, Section] = {}
+        for vendor in self.vendors:
+            url = f"{base_url.rstrip('/')}/{vendor.prefix}"
+            sections.update(vendor.sections(url, self.world))
+        return sections
+
+    def request_count(self) -> int:
+        """Requests served by every simulator so far."""
+        return sum(len(state.requests) for state in self.states.values())
+
+
+def build_sandbox(world: World, *, vendors: tuple[SimulatedVendor, ...] = VENDORS) -> Sandbox:
+    """Mount every simulator for `world` under its prefix."""
+    routes = []
+    states: dict[str, SimulatorState] = {}
+    for vendor in vendors:
+        module = importlib.import_module(vendor.module)
+        sim_app: FastAPI = module.make_app(world, **vendor.make_kwargs(world))
+        states[vendor.prefix] = sim_app.state.sim
+        routes.append(Mount(f"/{vendor.prefix}", app=sim_app))
+    app = FastAPI(
+        title="CTO Assistant vendor sandbox", docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.router.routes.extend(routes)
+    return Sandbox(app=app, states=states, vendors=vendors, world=world)
+
+
+def start_sandbox(world: World, *, port: int = 0) -> tuple[Sandbox, ServedApp]:
+    """Build the sandbox and serve it on a loopback port (0: any free one)."""
+    sandbox = build_sandbox(world)
+    return sandbox, serve(sandbox.app, port=port)
+
+
+def sources_toml(sections: dict[str, Section]) -> str:
+    """Render source sections as the `cto.toml` text a user would write."""
+    lines: list[str] = []
+    for name, section in sections.items():
+        lines.append(f"[sources.{name}]")
+        for key, value in section.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
