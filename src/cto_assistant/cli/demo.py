@@ -7,7 +7,7 @@ import time
 from datetime import date
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cto_assistant.cli.common import cli_errors, console, fail, settings_or_exit
@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console) as progress, cli_errors():
-            phases: dict[str, int] = {}
+            phases: dict[str, TaskID] = {}
 
             def on_phase(name: str) -> None:
                 for task in phases.values():
