@@ -99,12 +99,47 @@ def _sonarqube(url: str, world: World) -> dict[str, Section]:
     return {"sonarqube": {"kind": "sonarqube", "base_url": url, "token": "sonarqube-demo-token"}}
 
 
+def _snyk(url: str, world: World) -> dict[str, Section]:
+    from cto_assistant.demo.simulators import snyk
+
+    return {
+        "snyk": {
+            "kind": "snyk",
+            "base_url": url,
+            "token": snyk.DEMO_TOKEN,
+            "org_ids": [snyk.DEMO_ORG_ID],
+        }
+    }
+
+
+def _pagerduty(url: str, world: World) -> dict[str, Section]:
+    from cto_assistant.demo.simulators import pagerduty
+
+    return {
+        "pagerduty": {
+            "kind": "pagerduty",
+            "base_url": url,
+            "token": pagerduty.DEMO_TOKEN,
+            "team_keys": pagerduty.team_keys(world),
+            "now": world.now.isoformat(),
+        }
+    }
+
+
+def _no_source(url: str, world: World) -> dict[str, Section]:
+    """Served for exploration, but not synced by default (it would double-count incidents)."""
+    return {}
+
+
 VENDORS: tuple[SimulatedVendor, ...] = (
     SimulatedVendor("jira", "cto_assistant.demo.simulators.jira", _jira),
     SimulatedVendor("gitlab", "cto_assistant.demo.simulators.gitlab", _gitlab),
     SimulatedVendor("jenkins", "cto_assistant.demo.simulators.jenkins", _jenkins),
     SimulatedVendor("circleci", "cto_assistant.demo.simulators.circleci", _circleci),
     SimulatedVendor("sonarqube", "cto_assistant.demo.simulators.sonarqube", _sonarqube),
+    SimulatedVendor("snyk", "cto_assistant.demo.simulators.snyk", _snyk),
+    SimulatedVendor("pagerduty", "cto_assistant.demo.simulators.pagerduty", _pagerduty),
+    SimulatedVendor("opsgenie", "cto_assistant.demo.simulators.opsgenie", _no_source),
 )
 
 
