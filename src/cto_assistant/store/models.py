@@ -417,6 +417,21 @@ class CostRecommendation(Sourced, Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class CostForecast(Sourced, Base):
+    """A vendor's cost forecast for a period (AWS GetCostForecast: the rest of the month)."""
+
+    __tablename__ = "cost_forecast"
+    provider: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str] = mapped_column(String(32))  # amortized, unblended
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)  # exclusive
+    amount: Mapped[float] = mapped_column(Float)
+    lower: Mapped[float | None] = mapped_column(Float)
+    upper: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(8), default="USD")
+    generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class Slo(Sourced, Base):
     __tablename__ = "slo"
     service: Mapped[str | None] = mapped_column(String(128), index=True)

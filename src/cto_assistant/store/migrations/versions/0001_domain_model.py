@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 09:22:10.595343
+Create Date: 2026-11-26 09:34:11.930398
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import cto_assistant.store.types
+
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -218,6 +219,24 @@ def upgrade() -> None:
             batch_op.f("ix_cost_daily_import_batch"), ["import_batch"], unique=False
         )
 
+    op.create_table(
+        "cost_forecast",
+        sa.Column("provider", sa.String(length=32), nullable=False),
+        sa.Column("metric", sa.String(length=32), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("period_end", sa.Date(), nullable=False),
+        sa.Column("amount", sa.Float(), nullable=False),
+        sa.Column("lower", sa.Float(), nullable=True),
+        sa.Column("upper", sa.Float(), nullable=True),
+        sa.Column("currency", sa.String(length=8), nullable=False),
+        sa.Column("generated_at", cto_assistant.store.types.UTCDateTime(), nullable=True),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("source_id", sa.String(length=255), nullable=False),
+        sa.Column("synced_at", cto_assistant.store.types.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cost_forecast")),
+        sa.UniqueConstraint("source", "source_id", name="uq_cost_forecast_source"),
+    )
     op.create_table(
         "cost_recommendation",
         sa.Column("kind", sa.String(length=32), nullable=False),
@@ -1004,6 +1023,7 @@ def downgrade() -> None:
 
     op.drop_table("dependency")
     op.drop_table("cost_recommendation")
+    op.drop_table("cost_forecast")
     with op.batch_alter_table("cost_daily", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cost_daily_import_batch"))
         batch_op.drop_index("ix_cost_daily_day_provider")

@@ -1,0 +1,199 @@
+"""Datadog payloads (API v1 SLOs, SLO history, monitors, hosts; v2 incidents) → domain rows.
+
+SLO history → `sli_point`: metric SLOs return `series` with `times` (epoch ms) and per-time
+`numerator` (good events) and `denominator` (total events); each time becomes one point with
+good/total as given. Monitor and time-slice SLOs return only `overall.sli_value` (a percentage;
+`uptime` on older payloads): one point at the window's end with total = the window's length in
+seconds and good = total x sli_value / 100 (good seconds of uptime), so good/total is the SLI and
+error budgets compute the same way for every SLO type. `sli_value: null` (no data) gives no point.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cto_assistant.connectors.payload import Reader
+from cto_assistant.errors import SchemaDriftError
+
+TIMEFRAME_DAYS = {"7d": 7, "30d": 30, "90d": 90}
+STATE_TO_STATUS = {
+    "active": "triggered",
+    "stable": "acknowledged",
+    "resolved": "resolved",
+    "completed": "resolved",
+}
+
+
+def tag_value(tags: list[Any], key: str) -> str | None:
+    """The value of the first `key:value` tag."""
+    prefix = f"{key}:"
+    for tag in tags:
+        if isinstance(tag, str) and tag.startswith(prefix):
+            return tag[len(prefix) :]
+    return None
+
+
+def slo(obj: Any, *, source: str) -> dict[str, Any]:
+    """A ServiceLevelObjective → slo row (target as a fraction, window in days)."""
+    r = Reader(obj, source=source, stream="slos", what="SLO")
+    tags = list(r.get("tags", []))
+    thresholds = r.need("thresholds")
+    if not isinstance(thresholds, list) or not thresholds:
+        raise SchemaDriftError(source, "SLO has no thresholds", stream="slos", field="thresholds")
+    timeframe = r.get("timeframe") or Reader(thresholds[0], source=source, stream="slos").need(
+        "timeframe"
+    )
+    chosen = next((t for t in thresholds if t.get("timeframe") == timeframe), thresholds[0])
+    target = Reader(chosen, source=source, stream="slos", what="SLO threshold").need("target")
+    return {
+        "source": source,
+        "source_id": str(r.need("id")),
+        "service": tag_value(tags, "service"),
+        "name": r.need("name"),
+        "target": round(float(target) / 100.0, 6),
+        "window_days": TIMEFRAME_DAYS.get(str(timeframe), 30),
+        "sli_type": tag_value(tags, "sli") or r.need("type"),
+        "tags": tags,
+    }
+
+
+def sli_points(body: Any, *, source: str, slo_id: str) -> list[dict[str, Any]]:
+    """An SLO history response → sli_point rows (see the module docstring for the rules)."""
+    data = Reader(
+        Reader(body, source=source, stream="slo_history", what="SLO history").need("data"),
+        source=source,
+        stream="slo_history",
+        what="SLO history data",
+    )
+    series = data.get("series")
+    if series:
+        s = Reader(series, source=source, stream="slo_history", what="SLO history series")
+        times = s.need("times")
+        good = s.need("numerator.values")
+        total = s.need("denominator.values")
+        if not (len(times) == len(good) == len(total)):
+            raise SchemaDriftError(
+                source,
+                f"SLO {slo_id} history series lengths differ",
+                stream="slo_history",
+                field="series.times",
+            )
+        return [
+            _point(source, slo_id, int(at), float(g), float(t))
+            for at, g, t in zip(times, good, total, strict=True)
+            if g is not None and t is not None
+        ]
+    overall = data.get("overall") or {}
+    value = overall.get("sli_value", overall.get("uptime"))
+    if value is None:
+        return []  # Datadog's no-data case: nothing to say about this window
+    start, end = int(data.need("from_ts")), int(data.need("to_ts"))
+    total_seconds = float(max(end - start, 1))
+    return [_point(source, slo_id, end * 1000, total_seconds * float(value) / 100.0, total_seconds)]
+
+
+def _point(source: str, slo_id: str, at_ms: int, good: float, total: float) -> dict[str, Any]:
+    return {
+        "source": source,
+        "source_id": f"{slo_id}:{at_ms}",
+        "slo_source_id": slo_id,
+        "at": datetime.fromtimestamp(at_ms / 1000, tz=UTC),
+        "good": good,
+        "total": total,
+    }
+
+
+def monitor(obj: Any, *, source: str) -> dict[str, Any]:
+    """A Monitor → monitor row (overall_state is the state)."""
+    r = Reader(obj, source=source, stream="monitors", what="monitor")
+    tags = list(r.get("tags", []))
+    return {
+        "source": source,
+        "source_id": str(r.need("id")),
+        "name": r.need("name"),
+        "service": tag_value(tags, "service"),
+        "type": r.get("type"),
+        "state": r.need("overall_state"),
+        "priority": r.get("priority"),
+        "state_changed_at": r.time("overall_state_modified"),
+        "tags": tags,
+    }
+
+
+def host(obj: Any, *, source: str) -> dict[str, Any]:
+    """A host of /api/v1/hosts → host_health row (Datadog reports no memory use here)."""
+    r = Reader(obj, source=source, stream="hosts", what="host")
+    name = r.get("host_name") or r.need("name")
+    tags: list[str] = []
+    for values in (r.get("tags_by_source") or {}).values():
+        tags.extend(str(v) for v in values if str(v) not in tags)
+    host_id = r.get("id") or r.get("aws_id") or name
+    up = r.need("up")
+    return {
+        "source": source,
+        "source_id": str(host_id),
+        "host": name,
+        "service": tag_value(tags, "service"),
+        "status": "up" if up else "down",
+        "cpu_pct": r.get("metrics.cpu"),
+        "mem_pct": None,
+        "last_reported_at": r.time("last_reported_time"),
+        "tags": tags,
+    }
+
+
+def incident_users(body: Any) -> dict[str, str]:
+    """User id → email (or handle) from a response's `included` users."""
+    users: dict[str, str] = {}
+    for item in (body.get("included") or []) if isinstance(body, dict) else []:
+        if isinstance(item, dict) and item.get("type") == "users":
+            attrs = item.get("attributes") or {}
+            who = attrs.get("email") or attrs.get("handle")
+            if who:
+                users[str(item.get("id"))] = str(who)
+    return users
+
+
+def _first(field: Any) -> str | None:
+    if not isinstance(field, dict):
+        return None
+    value = field.get("value")
+    if isinstance(value, list):
+        return str(value[0]) if value else None
+    return None if value in (None, "") else str(value)
+
+
+def incident(obj: Any, *, source: str, users: dict[str, str], site: str) -> dict[str, Any]:
+    """A v2 incident → incident row (state active/stable/resolved → triggered/acknowledged/resolved)."""
+    r = Reader(obj, source=source, stream="incidents", what="incident")
+    a = Reader(r.need("attributes"), source=source, stream="incidents", what="incident attributes")
+    fields = a.get("fields") or {}
+    state = (a.get("state") or _first(fields.get("state")) or "active").lower()
+    severity = a.get("severity")
+    commander = r.get("relationships.commander_user.data.id")
+    public_id = a.need("public_id")
+    return {
+        "source": source,
+        "source_id": str(r.need("id")),
+        "key": f"IR-{public_id}",
+        "service": _first(fields.get("services")),
+        "team_key": _first(fields.get("teams")),
+        "title": a.need("title"),
+        "severity": None if severity in (None, "UNKNOWN") else severity,
+        "urgency": None,
+        "status": STATE_TO_STATUS.get(state, "triggered"),
+        "triggered_at": a.time("detected") or a.need_time("created"),
+        "acknowledged_at": None,
+        "resolved_at": a.time("resolved"),
+        "assignee": users.get(str(commander), str(commander)) if commander else None,
+        "caused_by_deployment": None,
+        "postmortem_url": None,
+        "url": f"https://app.{site}/incidents/{public_id}",
+    }
+
+
+def incident_modified(obj: Any, *, source: str) -> datetime | None:
+    """When an incident last changed (for the incremental filter)."""
+    r = Reader(obj, source=source, stream="incidents")
+    return r.time("attributes.modified") or r.time("attributes.created")
