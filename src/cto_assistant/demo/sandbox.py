@@ -126,6 +126,37 @@ def _pagerduty(url: str, world: World) -> dict[str, Section]:
     }
 
 
+def _datadog(url: str, world: World) -> dict[str, Section]:
+    from cto_assistant.demo.simulators import datadog
+
+    return {"datadog": {"kind": "datadog", "base_url": url, **datadog.DEMO_CREDENTIALS}}
+
+
+def _aws_ce(url: str, world: World) -> dict[str, Section]:
+    from cto_assistant.demo.simulators import aws_ce
+
+    return {
+        "aws": {
+            "kind": "aws_cost_explorer",
+            "base_url": f"{url}/",  # botocore posts to the endpoint itself: keep the mount's slash
+            **aws_ce.DEMO_CREDENTIALS,
+            "history_days": 400,
+            "anomaly_days": 365,
+        }
+    }
+
+
+def _threat_intel(url: str, world: World) -> dict[str, Section]:
+    return {
+        "threat_intel": {
+            "kind": "threat_intel",
+            "base_url": url,
+            "kev_url": f"{url}/kev/known_exploited_vulnerabilities.json",
+            "epss_url": f"{url}/epss/epss_scores-current.csv.gz",
+        }
+    }
+
+
 def _no_source(url: str, world: World) -> dict[str, Section]:
     """Served for exploration, but not synced by default (it would double-count incidents)."""
     return {}
@@ -139,7 +170,11 @@ VENDORS: tuple[SimulatedVendor, ...] = (
     SimulatedVendor("sonarqube", "cto_assistant.demo.simulators.sonarqube", _sonarqube),
     SimulatedVendor("snyk", "cto_assistant.demo.simulators.snyk", _snyk),
     SimulatedVendor("pagerduty", "cto_assistant.demo.simulators.pagerduty", _pagerduty),
+    SimulatedVendor("datadog", "cto_assistant.demo.simulators.datadog", _datadog),
+    SimulatedVendor("aws-ce", "cto_assistant.demo.simulators.aws_ce", _aws_ce),
     SimulatedVendor("opsgenie", "cto_assistant.demo.simulators.opsgenie", _no_source),
+    # Last: it asks OSV about the inventory the code hosts just synced.
+    SimulatedVendor("threat-intel", "cto_assistant.demo.simulators.threat_intel", _threat_intel),
 )
 
 

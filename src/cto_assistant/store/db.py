@@ -74,9 +74,7 @@ class Store:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
-            raise StoreError(
-                f"migration failed: {exc.__class__.__name__}: {exc}"
-            ) from exc
+            raise StoreError(f"migration failed: {exc.__class__.__name__}: {exc}") from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -139,15 +137,15 @@ def upsert(
         if session.bind and session.bind.dialect.name == "postgresql"
         else sqlite.insert
     )
+    statement = insert_fn(sa_table)
     updatable = [name for name in batch[0] if name not in {"id", "source", "source_id"}]
+    statement = statement.on_conflict_do_update(
+        index_elements=["source", "source_id"],
+        set_={name: statement.excluded[name] for name in updatable},
+    )
+    # One compiled statement, many parameter sets (executemany / insertmanyvalues).
     for start in range(0, len(batch), UPSERT_CHUNK):
-        chunk = batch[start : start + UPSERT_CHUNK]
-        statement = insert_fn(sa_table).values(chunk)
-        statement = statement.on_conflict_do_update(
-            index_elements=["source", "source_id"],
-            set_={name: statement.excluded[name] for name in updatable},
-        )
-        session.execute(statement)
+        session.execute(statement, batch[start : start + UPSERT_CHUNK])
     return len(batch)
 
 

@@ -42,6 +42,7 @@ from cto_assistant.errors import (
 from cto_assistant.logging import get_logger, redact_text
 from cto_assistant.store import db
 from cto_assistant.store.db import Store
+from cto_assistant.sync.enrich import enrich_vulnerabilities, prepare_connector
 from cto_assistant.store.models import SyncCursor, SyncRun
 
 log = get_logger("sync")
@@ -167,6 +168,8 @@ class SyncEngine:
             except ConnectorError as exc:
                 results.append(self._record_source_failure(connector, exc))
                 continue
+            with self.store.session() as session:
+                prepare_connector(session, connector)
             for stream in enabled:
                 if wanted is not None and not (
                     stream.name in wanted or f"{connector.name}/{stream.name}" in wanted
@@ -174,6 +177,8 @@ class SyncEngine:
                     continue
                 results.append(self.run_stream(connector, stream, full_refresh=full_refresh))
         if results:
+            with self.store.session() as session:
+                enrich_vulnerabilities(session)
             publish_data_changed(sorted({result.source for result in results}), kind="sync")
         return results
 

@@ -82,6 +82,7 @@ class CostIndex:
     """The world's AWS daily costs, indexed once by day."""
 
     def __init__(self, rows: list[Row]) -> None:
+        self.answers: dict[str, list[dict[str, Any]]] = {}  # query (without page token) → results
         self.by_day: dict[date, list[Row]] = defaultdict(list)
         for row in rows:
             if row.get("provider", "aws") == "aws":
@@ -126,7 +127,17 @@ class CostIndex:
 def cost_and_usage(
     index: CostIndex, body: dict[str, Any], today: date, page_size: int
 ) -> dict[str, Any]:
-    """GetCostAndUsage over the index."""
+    """GetCostAndUsage over the index (the aggregation is computed once per query, then paged)."""
+    query = json.dumps({k: v for k, v in body.items() if k != "NextPageToken"}, sort_keys=True)
+    results = index.answers.get(query)
+    if results is None:
+        results = _aggregate(index, body, today)
+        index.answers[query] = results
+    return _paged(results, body, page_size)
+
+
+def _aggregate(index: CostIndex, body: dict[str, Any], today: date) -> list[dict[str, Any]]:
+    """Every ResultsByTime entry of a GetCostAndUsage query."""
     start = date.fromisoformat(body["TimePeriod"]["Start"])
     end = date.fromisoformat(body["TimePeriod"]["End"])
     metrics = body["Metrics"]
@@ -186,7 +197,12 @@ def cost_and_usage(
                     "Estimated": estimated,
                 }
             )
-    # Page by groups across periods, as CE does for large grouped answers.
+    return results
+
+
+def _paged(results: list[dict[str, Any]], body: dict[str, Any], page_size: int) -> dict[str, Any]:
+    """One page of a GetCostAndUsage answer: by groups across periods, as CE pages."""
+    groups = body.get("GroupBy", [])
     offset = _offset(body.get("NextPageToken"))
     flat = [(i, g) for i, r in enumerate(results) for g in r["Groups"]] if groups else []
     response: dict[str, Any] = {"DimensionValueAttributes": []}
