@@ -42,8 +42,8 @@ from cto_assistant.errors import (
 from cto_assistant.logging import get_logger, redact_text
 from cto_assistant.store import db
 from cto_assistant.store.db import Store
-from cto_assistant.sync.enrich import enrich_vulnerabilities, prepare_connector
 from cto_assistant.store.models import SyncCursor, SyncRun
+from cto_assistant.sync.enrich import enrich_vulnerabilities, prepare_connector
 
 log = get_logger("sync")
 
