@@ -9,13 +9,55 @@ world → simulator → connector → store must give back the world.
 
 Rows are produced lazily (`rows(table)` is an iterator) so the large world streams in bounded
 memory; a small world may simply hold lists. Tests build tiny worlds with `World.from_rows`.
+
+`build_world(seed=, today=, scale=)` makes Acme Cloud (generator in `demo/generator/`). Its clock
+is `world.now` = noon UTC of `today`: nothing happens after it. Row conventions: datetimes are
+aware UTC, dates are `date`; people are referenced by e-mail (ticket/incident assignee,
+oncall_shift.person, access_grant.person_email) and by GitHub login (PR author, reviewer, commit
+author); teams by key; services by name; repositories by full name "acme/<name>"; cost tags are
+{"team": <team key>, "project": …, "env": prod|staging|dev, "service": <our service>} (shared
+and untagged lines carry fewer or none). Vendor ids (`source_id`): team key;
+person = PagerDuty user id; service = PagerDuty service id; repository = GitHub repo id; PR and
+review = GitHub node ids; commit = sha; deployment = GitHub/GitLab numeric id, Jenkins
+"<job>#<build>" or CircleCI pipeline UUID (by `tool`); deployment_change = "<deployment>:<sha>";
+sprint/epic/ticket = Jira numeric ids (ticket key "<PROJECT>-<n>"); ticket_transition =
+"<issue id>-<n>" (`field` "status" or "Sprint", Sprint values are comma-separated sprint ids);
+quality_snapshot = "<sonar project key>@<analysis date>"; vulnerability = Snyk issue UUID or
+"<repo>/dependabot/<alert number>"; advisory = GHSA id or "kev:<CVE>"; dependency =
+"<repo>:<ecosystem>:<package>"; control = "<framework>:<control id>"; access_grant =
+"<system>:<principal>"; cost_daily = "<day>|<provider>|<account>|<service>|<region>|<usage
+type>|<team>|<project>|<env>|<service tag>"; cost_forecast = "aws:<metric>:<start>:<end>"; budget = budget name; cost_anomaly = AWS anomaly id (hex32);
+slo = Datadog SLO id (hex32); sli_point = "<slo id>:<epoch seconds>" (hourly buckets, 5-minute
+buckets for the last 24 hours); incident = PagerDuty id (key "INC-<number>"); incident_event =
+PagerDuty log entry id; oncall_shift = "<schedule id>:<start>:<level>"; monitor, host_health =
+Datadog numeric ids.
+
+`world.extras` keys:
+- "now": the world's clock (datetime, noon UTC of `today`).
+- "jira": {"site", "story_points_field" ("customfield_10016"), "sprint_field"
+  ("customfield_10020"), "epic_link" ("parent"), "projects": [{id, key, name, lead_email}],
+  "boards": [{id, name, type, project, team_key}] (sprint.board is the board id as a string),
+  "statuses": {status name: status category key}}.
+- "github": {"org": "acme", "repo_ids": {full_name: numeric repo id}}.
+- "sonarqube": {"projects": [{key, name, repo}]}.
+- "snyk": {"org_id", "projects": [{id, name, repo}]} (repos scanned by Snyk; the others only
+  by Dependabot).
+- "pagerduty": {"subdomain", "schedules": [{id, name, team_key, level}],
+  "escalation_policies": [{id, name, team_key, levels: [schedule ids]}]}.
+- "datadog": {"site", "env"}.
+- "ci": {"deploy_tool_by_team": {team key: github_actions|gitlab|jenkins|circleci}}.
+- "aws": {"accounts": [{id, name, payer}], "payer_account"}; "gcp": {"projects",
+  "billing_account"}; "azure": {"subscriptions"}.
+- "storylines": the planted facts, for tests and demos: elite_team, medium_team, slipping_epic,
+  active_incident_service, fast_burn_service, departed_admin, admins_without_mfa, cost_driver
+  {service, region, project}, failing_quality_gates, new_critical_cves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 Row = dict[str, Any]
@@ -46,7 +88,7 @@ class World:
         return cls(
             seed=seed,
             today=today,
-            producers={name: (lambda rows=rows: rows) for name, rows in frozen.items()},
+            producers={name: _constant(rows) for name, rows in frozen.items()},
             extras=dict(extras or {}),
         )
 
@@ -64,3 +106,47 @@ class World:
     def count(self, table: str) -> int:
         """Number of rows of `table` (iterates once)."""
         return sum(1 for _ in self.rows(table))
+
+    @property
+    def now(self) -> datetime:
+        """The world's clock (noon UTC of `today` for generated worlds)."""
+        clock = self.extras.get("now")
+        if isinstance(clock, datetime):
+            return clock
+        return datetime.combine(self.today, time(12, 0), tzinfo=UTC)
+
+
+def build_world(*, seed: int = 42, today: date | None = None, scale: Scale = "small") -> World:
+    """Generate Acme Cloud for `seed` as of `today` (rows stream; the small world memoises).
+
+    Rows handed out by a small world are shared between calls: copy a row before changing it.
+    """
+    from cto_assistant.demo import generator
+    from cto_assistant.demo.generator import security
+
+    if today is None:  # the one clock read: callers (tests, `cto demo --today`) should pin it
+        today = date.today()
+    ctx = generator.build_ctx(seed=seed, today=today, scale=scale)
+    producers = generator.producers(ctx)
+    if scale == "small":
+        producers = {name: _memoised(producer) for name, producer in producers.items()}
+    extras = generator.extras(ctx)
+    extras["storylines"]["new_critical_cves"] = list(security.security(ctx).new_critical_cves)
+    return World(seed=seed, today=today, scale=scale, producers=producers, extras=extras)
+
+
+def _constant(rows: list[Row]) -> Callable[[], Iterable[Row]]:
+    """A producer that always hands out the same rows."""
+    return lambda: rows
+
+
+def _memoised(producer: Callable[[], Iterable[Row]]) -> Callable[[], Iterable[Row]]:
+    """Materialise a producer's rows on first use and hand out the same list afterwards."""
+    held: list[list[Row]] = []
+
+    def rows() -> Iterable[Row]:
+        if not held:
+            held.append(list(producer()))
+        return held[0]
+
+    return rows
