@@ -43,6 +43,7 @@ from cto_assistant.logging import get_logger, redact_text
 from cto_assistant.store import db
 from cto_assistant.store.db import Store
 from cto_assistant.store.models import SyncCursor, SyncRun
+from cto_assistant.store.queries.security import evaluate_controls
 from cto_assistant.sync.enrich import enrich_vulnerabilities, prepare_connector
 
 log = get_logger("sync")
@@ -179,6 +180,7 @@ class SyncEngine:
         if results:
             with self.store.session() as session:
                 enrich_vulnerabilities(session)
+                evaluate_controls(session, self.now())
             publish_data_changed(sorted({result.source for result in results}), kind="sync")
         return results
 
