@@ -139,6 +139,12 @@ class PullRequest(Sourced, Base):
     draft: Mapped[bool] = mapped_column(Boolean, default=False)
     url: Mapped[str | None] = mapped_column(String(512))
 
+    # lead time joins deployment_change → pull_request on (repo, number)
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_pull_request_source"),
+        Index("ix_pull_request_repo_number", "repo", "number"),
+    )
+
 
 class Review(Sourced, Base):
     __tablename__ = "review"

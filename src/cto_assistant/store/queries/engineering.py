@@ -1,0 +1,569 @@
+"""Engineering queries: delivery, planning, quality and pull-request rows for the analytics.
+
+Functions take keyword-only arguments and return plain rows (SQLAlchemy `Row` tuples with
+attribute access) or small dataclasses; joins and aggregation that touch large tables (the
+deployment ↔ commit ↔ pull request join behind lead time) run in SQL.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cto_assistant.store.models import (
+    Commit,
+    Deployment,
+    DeploymentChange,
+    Epic,
+    Incident,
+    PullRequest,
+    QualitySnapshot,
+    Repository,
+    Review,
+    Service,
+    Sprint,
+    Team,
+    Ticket,
+    TicketTransition,
+)
+
+PRODUCTION_NAMES = ("production", "prod", "prd", "live")
+IN_CHUNK = 500
+SAMPLE = 20
+
+
+# ------------------------------------------------------------------------------ resolution
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An entity name resolved against the store: the canonical value, or close candidates."""
+
+    value: str | None
+    label: str
+    candidates: list[str] = field(default_factory=list)
+
+
+def _resolve(name: str, options: dict[str, str], labels: dict[str, str]) -> Resolved:
+    """Match `name` case-insensitively against `options` (alias → value); else suggest."""
+    wanted = name.strip().lower()
+    if wanted in options:
+        value = options[wanted]
+        return Resolved(value=value, label=labels.get(value, value))
+    partial = sorted({v for alias, v in options.items() if wanted and wanted in alias})
+    if len(partial) == 1:
+        return Resolved(value=partial[0], label=labels.get(partial[0], partial[0]))
+    close = difflib.get_close_matches(wanted, list(options), n=8, cutoff=0.5)
+    ranked = [labels.get(v, v) for v in partial] + [
+        labels.get(options[c], options[c]) for c in close
+    ]
+    candidates = list(dict.fromkeys(ranked))  # best first, without repeats
+    return Resolved(value=None, label=name, candidates=candidates[:8])
+
+
+def resolve_team(*, session: Session, name: str) -> Resolved:
+    """A team by key, name or Jira project, case-insensitively ("PAY", "payments")."""
+    options: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for key, team_name, project in session.execute(
+        sa.select(Team.key, Team.name, Team.jira_project)
+    ):
+        for alias in (key, team_name, project):
+            if alias:
+                options.setdefault(alias.lower(), key)
+        labels[key] = f"{team_name} ({key})"
+    return _resolve(name, options, labels)
+
+
+def resolve_service(*, session: Session, name: str) -> Resolved:
+    """A service by name, case-insensitively (deployments' services count too)."""
+    names = set(session.scalars(sa.select(Service.name))) | {
+        s for s in session.scalars(sa.select(Deployment.service).distinct()) if s
+    }
+    return _resolve(name, {n.lower(): n for n in names}, {})
+
+
+def resolve_repo(*, session: Session, name: str) -> Resolved:
+    """A repository by full name or short name ("acme/checkout-service" or "checkout-service")."""
+    names = set(session.scalars(sa.select(Repository.full_name))) | set(
+        session.scalars(sa.select(QualitySnapshot.repo).distinct())
+    )
+    options: dict[str, str] = {}
+    for full in names:
+        options[full.lower()] = full
+        options.setdefault(full.rsplit("/", 1)[-1].lower(), full)
+    return _resolve(name, options, {})
+
+
+def resolve_epic(*, session: Session, name: str) -> Resolved:
+    """An epic by key or name, case-insensitively ("PAY-31" or "Q2-Payments-Refactor")."""
+    options: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for key, epic_name in session.execute(sa.select(Epic.key, Epic.name)):
+        options[key.lower()] = key
+        options.setdefault(epic_name.lower(), key)
+        labels[key] = f"{epic_name} ({key})"
+    return _resolve(name, options, labels)
+
+
+# ------------------------------------------------------------------------------- ownership
+
+
+def team_names(*, session: Session) -> dict[str, str]:
+    """Team key → team name."""
+    return {key: name for key, name in session.execute(sa.select(Team.key, Team.name))}
+
+
+def service_teams(*, session: Session) -> dict[str, str | None]:
+    """Service name → owning team key (from the service catalogue, else the repository)."""
+    found: dict[str, str | None] = {
+        name: team for name, team in session.execute(sa.select(Service.name, Service.team_key))
+    }
+    for service, team in session.execute(
+        sa.select(Repository.service, Repository.team_key).where(Repository.service.is_not(None))
+    ):
+        if service and not found.get(service):
+            found[service] = team
+    return found
+
+
+def repo_teams(*, session: Session) -> dict[str, str | None]:
+    """Repository full name → owning team key."""
+    return {
+        name: team
+        for name, team in session.execute(sa.select(Repository.full_name, Repository.team_key))
+    }
+
+
+def has_rows(*, session: Session, table: type[Any]) -> bool:
+    """Whether any row of a table exists (a source feeds it)."""
+    return session.scalar(sa.select(sa.literal(1)).select_from(table).limit(1)) is not None
+
+
+# ------------------------------------------------------------------------------------ DORA
+
+
+def _production() -> sa.ColumnElement[bool]:
+    return sa.func.lower(sa.func.trim(Deployment.environment)).in_(PRODUCTION_NAMES)
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
+
+
+def production_deployments(
+    *, session: Session, since: datetime, until: datetime, services: Sequence[str] | None = None
+) -> list[sa.Row[Any]]:
+    """Successful production deployments that finished in [since, until)."""
+    query = sa.select(
+        Deployment.source_id.label("id"),
+        Deployment.service,
+        Deployment.environment,
+        Deployment.status,
+        Deployment.finished_at,
+        Deployment.started_at,
+        Deployment.is_rollback,
+        Deployment.is_hotfix,
+        Deployment.url,
+    ).where(
+        Deployment.status == "success",
+        _production(),
+        Deployment.finished_at >= since,
+        Deployment.finished_at < until,
+    )
+    if services is None:
+        return list(session.execute(query))
+    rows: list[sa.Row[Any]] = []
+    for chunk in _chunks(list(services)):
+        rows.extend(session.execute(query.where(Deployment.service.in_(chunk))))
+    return rows
+
+
+def deployment_changes(
+    *, session: Session, since: datetime, until: datetime, services: Sequence[str] | None = None
+) -> list[sa.Row[Any]]:
+    """Per (production deployment, change): earliest commit times and the PR's timestamps.
+
+    A change is a pull request, or a commit without one. `first_commit_at` is the earliest
+    authored time of the commits the deployment carried for the change, not counting the PR's
+    merge commit; `carried` counts them, `merge_carried` says whether the merge commit came too.
+    """
+    merge_sha = sa.func.coalesce(PullRequest.merge_commit_sha, "")
+    lone_sha = sa.case((DeploymentChange.pr_number.is_(None), DeploymentChange.sha), else_=None)
+    query = (
+        sa.select(
+            DeploymentChange.deployment_source_id.label("deployment_id"),
+            DeploymentChange.repo,
+            DeploymentChange.pr_number,
+            sa.func.min(DeploymentChange.sha).label("sha"),
+            sa.func.min(
+                sa.case((DeploymentChange.sha != merge_sha, Commit.authored_at), else_=None)
+            ).label("first_commit_at"),
+            sa.func.sum(sa.case((DeploymentChange.sha != merge_sha, 1), else_=0)).label("carried"),
+            sa.func.max(sa.case((DeploymentChange.sha == merge_sha, 1), else_=0)).label(
+                "merge_carried"
+            ),
+            sa.func.min(PullRequest.first_commit_at).label("pr_first_commit_at"),
+            sa.func.min(PullRequest.created_at).label("pr_created_at"),
+            sa.func.min(PullRequest.first_review_at).label("first_review_at"),
+            sa.func.min(PullRequest.merged_at).label("merged_at"),
+        )
+        .select_from(Deployment)
+        .join(DeploymentChange, DeploymentChange.deployment_source_id == Deployment.source_id)
+        .outerjoin(
+            Commit,
+            sa.and_(Commit.sha == DeploymentChange.sha, Commit.repo == DeploymentChange.repo),
+        )
+        .outerjoin(
+            PullRequest,
+            sa.and_(
+                PullRequest.repo == DeploymentChange.repo,
+                PullRequest.number == DeploymentChange.pr_number,
+            ),
+        )
+        .where(
+            Deployment.status == "success",
+            _production(),
+            Deployment.finished_at >= since,
+            Deployment.finished_at < until,
+        )
+        .group_by(
+            DeploymentChange.deployment_source_id,
+            DeploymentChange.repo,
+            DeploymentChange.pr_number,
+            lone_sha,
+        )
+    )
+    if services is None:
+        return list(session.execute(query))
+    rows: list[sa.Row[Any]] = []
+    for chunk in _chunks(list(services)):
+        rows.extend(session.execute(query.where(Deployment.service.in_(chunk))))
+    return rows
+
+
+def incidents(
+    *,
+    session: Session,
+    since: datetime,
+    until: datetime,
+    services: Sequence[str] | None = None,
+    team: str | None = None,
+) -> list[sa.Row[Any]]:
+    """Incidents triggered in [since, until), of the given services or team (else all)."""
+    query = sa.select(
+        Incident.key,
+        Incident.service,
+        Incident.team_key,
+        Incident.triggered_at,
+        Incident.resolved_at,
+        Incident.caused_by_deployment,
+        Incident.severity,
+        Incident.title,
+    ).where(Incident.triggered_at >= since, Incident.triggered_at < until)
+    if services is not None or team is not None:
+        clauses: list[sa.ColumnElement[bool]] = []
+        if services is not None:
+            clauses.append(Incident.service.in_(list(services)))
+        if team is not None:
+            clauses.append(Incident.team_key == team)
+        query = query.where(sa.or_(*clauses))
+    return list(session.execute(query.order_by(Incident.triggered_at, Incident.key)))
+
+
+# -------------------------------------------------------------------------------- planning
+
+
+def sprints(*, session: Session, team: str | None = None) -> list[Sprint]:
+    """Sprints (of a team), oldest first."""
+    query = sa.select(Sprint)
+    if team is not None:
+        query = query.where(Sprint.team_key == team)
+    return list(session.scalars(query.order_by(Sprint.start_at, Sprint.source_id)))
+
+
+def sprint_tickets(*, session: Session, sprint_id: str) -> list[Ticket]:
+    """Tickets that are or were in a sprint (its id in `sprint_source_ids`, or a Sprint change)."""
+    text = sa.cast(Ticket.sprint_source_ids, sa.String)
+    via_field = set(session.scalars(sa.select(Ticket.key).where(text.like(f'%"{sprint_id}"%'))))
+    via_changes = set(
+        session.scalars(
+            sa.select(TicketTransition.ticket_key).where(
+                TicketTransition.field == "Sprint",
+                sa.or_(
+                    TicketTransition.to_value.like(f"%{sprint_id}%"),
+                    TicketTransition.from_value.like(f"%{sprint_id}%"),
+                ),
+            )
+        )
+    )
+    keys = sorted(via_field | via_changes)
+    return tickets_by_key(session=session, keys=keys)
+
+
+def tickets_by_key(*, session: Session, keys: Sequence[str]) -> list[Ticket]:
+    """Tickets with the given keys."""
+    found: list[Ticket] = []
+    for chunk in _chunks(list(keys)):
+        found.extend(session.scalars(sa.select(Ticket).where(Ticket.key.in_(chunk))))
+    return sorted(found, key=lambda t: t.key)
+
+
+def team_tickets(*, session: Session, team: str | None) -> list[Ticket]:
+    """Every ticket of a team (or of every team)."""
+    query = sa.select(Ticket)
+    if team is not None:
+        query = query.where(Ticket.team_key == team)
+    return list(session.scalars(query))
+
+
+def transitions(
+    *, session: Session, ticket_keys: Sequence[str] | None = None, field: str | None = None
+) -> list[TicketTransition]:
+    """Changelog entries of the given tickets (all when None), oldest first."""
+    query = sa.select(TicketTransition)
+    if field is not None:
+        query = query.where(TicketTransition.field == field)
+    if ticket_keys is None:
+        return list(session.scalars(query.order_by(TicketTransition.at)))
+    found: list[TicketTransition] = []
+    for chunk in _chunks(list(ticket_keys)):
+        found.extend(session.scalars(query.where(TicketTransition.ticket_key.in_(chunk))))
+    return sorted(found, key=lambda t: (t.at, t.source_id))
+
+
+def epic_by_key(*, session: Session, key: str) -> Epic | None:
+    """The epic with this key."""
+    return session.scalars(sa.select(Epic).where(Epic.key == key).limit(1)).first()
+
+
+def epic_tickets(*, session: Session, epic_key: str) -> list[Ticket]:
+    """The tickets of an epic."""
+    return list(session.scalars(sa.select(Ticket).where(Ticket.epic_key == epic_key)))
+
+
+# --------------------------------------------------------------------------------- quality
+
+
+def quality_snapshots(
+    *, session: Session, since: datetime, repos: Sequence[str] | None = None
+) -> list[sa.Row[Any]]:
+    """Quality snapshots taken at or after `since` (of the given repos), oldest first."""
+    query = sa.select(
+        QualitySnapshot.repo,
+        QualitySnapshot.at,
+        QualitySnapshot.coverage,
+        QualitySnapshot.tech_debt_minutes,
+        QualitySnapshot.code_smells,
+        QualitySnapshot.bugs,
+        QualitySnapshot.vulnerabilities,
+        QualitySnapshot.duplicated_lines_density,
+        QualitySnapshot.ncloc,
+        QualitySnapshot.quality_gate,
+    ).where(QualitySnapshot.at >= since)
+    if repos is not None:
+        query = query.where(QualitySnapshot.repo.in_(list(repos)))
+    return list(session.execute(query.order_by(QualitySnapshot.repo, QualitySnapshot.at)))
+
+
+# ----------------------------------------------------------------------------- pull requests
+
+
+def pull_requests(
+    *, session: Session, since: datetime, repos: Sequence[str] | None = None
+) -> list[sa.Row[Any]]:
+    """PRs created, merged or closed since `since`, plus every PR still open."""
+    query = sa.select(
+        PullRequest.repo,
+        PullRequest.number,
+        PullRequest.title,
+        PullRequest.author,
+        PullRequest.state,
+        PullRequest.created_at,
+        PullRequest.first_commit_at,
+        PullRequest.first_review_at,
+        PullRequest.approved_at,
+        PullRequest.merged_at,
+        PullRequest.closed_at,
+        PullRequest.additions,
+        PullRequest.deletions,
+        PullRequest.draft,
+        PullRequest.url,
+    ).where(
+        sa.or_(
+            PullRequest.created_at >= since,
+            PullRequest.merged_at >= since,
+            PullRequest.closed_at >= since,
+            PullRequest.state == "open",
+        )
+    )
+    if repos is not None:
+        query = query.where(PullRequest.repo.in_(list(repos)))
+    return list(session.execute(query))
+
+
+def reviews(
+    *, session: Session, since: datetime, until: datetime, repos: Sequence[str] | None = None
+) -> list[sa.Row[Any]]:
+    """Reviews submitted in [since, until)."""
+    query = sa.select(
+        Review.repo, Review.pr_number, Review.reviewer, Review.state, Review.submitted_at
+    ).where(Review.submitted_at >= since, Review.submitted_at < until)
+    if repos is not None:
+        query = query.where(Review.repo.in_(list(repos)))
+    return list(session.execute(query))
+
+
+def first_production_deploys(
+    *, session: Session, since: datetime, repos: Sequence[str] | None = None
+) -> dict[tuple[str, int], datetime]:
+    """(repo, PR number) → when a production deployment carrying it first finished."""
+    query = (
+        sa.select(
+            DeploymentChange.repo,
+            DeploymentChange.pr_number,
+            sa.func.min(Deployment.finished_at),
+        )
+        .join(Deployment, Deployment.source_id == DeploymentChange.deployment_source_id)
+        .where(
+            Deployment.status == "success",
+            _production(),
+            Deployment.finished_at >= since,
+            DeploymentChange.pr_number.is_not(None),
+        )
+        .group_by(DeploymentChange.repo, DeploymentChange.pr_number)
+    )
+    if repos is not None:
+        query = query.where(DeploymentChange.repo.in_(list(repos)))
+    return {
+        (repo, number): at
+        for repo, number, at in session.execute(query)
+        if repo and number is not None and at is not None
+    }
+
+
+# ------------------------------------------------------------------------------ data quality
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A set-up problem that makes delivery metrics wrong: how many, examples, and the fix."""
+
+    check: str
+    count: int
+    total: int
+    examples: list[str]
+    fix: str
+
+
+def delivery_findings(*, session: Session, since: datetime) -> list[Finding]:
+    """Counts and examples of the delivery set-up problems since `since`."""
+    findings: list[Finding] = []
+
+    deploys = sa.select(Deployment).where(Deployment.finished_at >= since)
+    total_deploys = session.scalar(sa.select(sa.func.count()).select_from(deploys.subquery())) or 0
+    no_env = deploys.where(
+        sa.or_(Deployment.environment.is_(None), sa.func.trim(Deployment.environment) == "")
+    )
+    findings.append(
+        Finding(
+            check="deployments_without_environment",
+            count=session.scalar(sa.select(sa.func.count()).select_from(no_env.subquery())) or 0,
+            total=total_deploys,
+            examples=[
+                f"{d.service or '?'} {d.source_id}"
+                for d in session.scalars(
+                    no_env.order_by(Deployment.finished_at.desc()).limit(SAMPLE)
+                )
+            ],
+            fix="Set the environment on the CI/CD deployment (GitHub environment, GitLab "
+            "environment, Jenkins/CircleCI parameter); these deploys are left out of DORA.",
+        )
+    )
+
+    prod = deploys.where(
+        Deployment.status == "success", _production(), Deployment.is_rollback.is_(False)
+    )
+    total_prod = session.scalar(sa.select(sa.func.count()).select_from(prod.subquery())) or 0
+    has_change = sa.exists().where(DeploymentChange.deployment_source_id == Deployment.source_id)
+    bare = prod.where(~has_change)
+    findings.append(
+        Finding(
+            check="production_deploys_without_commits",
+            count=session.scalar(sa.select(sa.func.count()).select_from(bare.subquery())) or 0,
+            total=total_prod,
+            examples=[
+                f"{d.service or '?'} {d.source_id}"
+                for d in session.scalars(bare.order_by(Deployment.finished_at.desc()).limit(SAMPLE))
+            ],
+            fix="Report the commits each deployment carries (deployment payload sha + compare, or "
+            "the generic webhook's `commits`); without them lead time cannot be measured.",
+        )
+    )
+
+    recent_incidents = sa.select(Incident).where(Incident.triggered_at >= since)
+    total_incidents = (
+        session.scalar(sa.select(sa.func.count()).select_from(recent_incidents.subquery())) or 0
+    )
+    no_service = recent_incidents.where(Incident.service.is_(None))
+    findings.append(
+        Finding(
+            check="incidents_without_service",
+            count=session.scalar(sa.select(sa.func.count()).select_from(no_service.subquery()))
+            or 0,
+            total=total_incidents,
+            examples=[
+                f"{i.key} {i.title[:60]}"
+                for i in session.scalars(
+                    no_service.order_by(Incident.triggered_at.desc()).limit(SAMPLE)
+                )
+            ],
+            fix="Map PagerDuty/Datadog services to catalogue services; an incident without a "
+            "service cannot be tied to a deployment, so change failure rate misses it.",
+        )
+    )
+
+    merged = sa.select(PullRequest).where(PullRequest.merged_at >= since)
+    total_merged = session.scalar(sa.select(sa.func.count()).select_from(merged.subquery())) or 0
+    has_other_commit = sa.exists().where(
+        Commit.repo == PullRequest.repo,
+        Commit.pr_number == PullRequest.number,
+        Commit.sha != sa.func.coalesce(PullRequest.merge_commit_sha, ""),
+    )
+    squash = merged.where(PullRequest.first_commit_at.is_(None), ~has_other_commit)
+    findings.append(
+        Finding(
+            check="squash_merged_prs_lead_time_from_merge",
+            count=session.scalar(sa.select(sa.func.count()).select_from(squash.subquery())) or 0,
+            total=total_merged,
+            examples=[
+                f"{p.repo}#{p.number}"
+                for p in session.scalars(
+                    squash.order_by(PullRequest.merged_at.desc()).limit(SAMPLE)
+                )
+            ],
+            fix="Sync the PR's commit list (GitHub pulls/{n}/commits); for squash merges without "
+            "it, lead time starts at the merge and reads shorter than it was.",
+        )
+    )
+
+    orphans = sa.select(Service).where(Service.team_key.is_(None))
+    findings.append(
+        Finding(
+            check="services_without_team",
+            count=session.scalar(sa.select(sa.func.count()).select_from(orphans.subquery())) or 0,
+            total=session.scalar(sa.select(sa.func.count()).select_from(Service)) or 0,
+            examples=[
+                s.name for s in session.scalars(orphans.order_by(Service.name).limit(SAMPLE))
+            ],
+            fix="Give the service an owning team in the catalogue; its deploys count for no team.",
+        )
+    )
+    return findings

@@ -1,0 +1,1 @@
+"""Peer test oracles re-expressed in our own rows."""
