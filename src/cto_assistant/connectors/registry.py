@@ -36,6 +36,7 @@ ENTRY_POINT_GROUP = "cto_assistant.connectors"
 ENV_SUFFIX = "_env"
 
 BUILTIN_KINDS: dict[str, str] = {
+    "catalog": "cto_assistant.connectors.catalog:CatalogConnector",
     "jira": "cto_assistant.connectors.jira:JiraConnector",
     "github": "cto_assistant.connectors.github:GitHubConnector",
     "gitlab": "cto_assistant.connectors.cicd:GitLabConnector",
@@ -50,6 +51,9 @@ BUILTIN_KINDS: dict[str, str] = {
     "aws_cost_explorer": "cto_assistant.connectors.aws_cost_explorer:AwsCostExplorerConnector",
     "focus": "cto_assistant.connectors.focus:FocusConnector",
     "generic": "cto_assistant.connectors.generic:GenericConnector",
+    "aws_iam": "cto_assistant.connectors.aws_iam:AwsIamConnector",
+    "postgres_access": "cto_assistant.connectors.postgres_access:PostgresAccessConnector",
+    "roster": "cto_assistant.connectors.roster:RosterConnector",
 }
 
 TransportChoice = httpx.BaseTransport | Mapping[str, httpx.BaseTransport] | None

@@ -12,6 +12,7 @@ import gzip
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, TextIO
 
 from cto_assistant.demo.world import World
 
@@ -46,7 +47,8 @@ def _month_bounds(day: date) -> tuple[date, date]:
 def write_focus_exports(world: World, folder: Path) -> list[Path]:
     """Write one FOCUS CSV (gzip) per non-AWS provider of the world; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    writers: dict[str, tuple[gzip.GzipFile, csv.writer]] = {}  # type: ignore[valid-type]
+    handles: dict[str, TextIO] = {}
+    writers: dict[str, Any] = {}  # provider → csv writer
     paths: list[Path] = []
     try:
         for row in world.rows("cost_daily"):
@@ -55,15 +57,14 @@ def write_focus_exports(world: World, folder: Path) -> list[Path]:
                 continue
             if provider not in writers:
                 path = folder / f"focus-{provider}.csv.gz"
-                handle = gzip.open(path, "wt", newline="")  # noqa: SIM115 - closed below
-                writer = csv.writer(handle)
-                writer.writerow(COLUMNS)
-                writers[provider] = (handle, writer)  # type: ignore[assignment]
+                handles[provider] = gzip.open(path, "wt", newline="")  # noqa: SIM115 - closed below
+                writers[provider] = csv.writer(handles[provider])
+                writers[provider].writerow(COLUMNS)
                 paths.append(path)
             day: date = row["day"]
             month_start, month_end = _month_bounds(day)
             name = PROVIDER_NAMES.get(provider, provider)
-            writers[provider][1].writerow(  # type: ignore[attr-defined]
+            writers[provider].writerow(
                 (
                     row.get("account") or "",
                     row.get("account") or "",
@@ -85,6 +86,69 @@ def write_focus_exports(world: World, folder: Path) -> list[Path]:
                 )
             )
     finally:
-        for handle, _writer in writers.values():
+        for handle in handles.values():
             handle.close()
     return paths
+
+
+def write_catalog(world: World, path: Path) -> Path:
+    """Write the world's organisation as the catalog file a company keeps (JSON)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    catalog = {
+        "teams": [
+            {
+                "key": t["key"],
+                "name": t["name"],
+                "jira_project": t.get("jira_project"),
+                "lead_email": t.get("lead_email"),
+                "slack_channel": t.get("slack_channel"),
+                "pagerduty_schedule": t.get("pagerduty_schedule"),
+            }
+            for t in world.rows("team")
+        ],
+        "people": [
+            {
+                "email": p["email"],
+                "name": p["name"],
+                "team": p.get("team_key"),
+                "role": p.get("role"),
+                "active": bool(p.get("active", True)),
+                "started": _iso(p.get("started_at")),
+                "left": _iso(p.get("left_at")),
+                "github_login": p.get("github_login"),
+                "jira_account_id": p.get("jira_account_id"),
+                "pagerduty_id": p.get("pagerduty_id"),
+                "timezone": p.get("timezone"),
+            }
+            for p in world.rows("person")
+        ],
+        "services": [
+            {
+                "name": s["name"],
+                "team": s.get("team_key"),
+                "tier": s.get("tier"),
+                "repo": s.get("repo"),
+                "environments": list(s.get("environments") or []),
+                "internet_facing": bool(s.get("internet_facing")),
+                "description": s.get("description"),
+            }
+            for s in world.rows("service")
+        ],
+        "repositories": [
+            {
+                "full_name": r["full_name"],
+                "provider": r.get("provider") or "github",
+                "service": r.get("service"),
+                "team": r.get("team_key"),
+                "default_branch": r.get("default_branch"),
+                "language": r.get("language"),
+            }
+            for r in world.rows("repository")
+        ],
+    }
+    path.write_text(json.dumps(catalog, indent=1))
+    return path
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None

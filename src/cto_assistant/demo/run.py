@@ -14,7 +14,7 @@ from typing import Any
 
 from cto_assistant.accounts import ensure_demo_user
 from cto_assistant.connectors.registry import configured_connectors
-from cto_assistant.demo.exports import write_focus_exports
+from cto_assistant.demo.exports import write_catalog, write_focus_exports
 from cto_assistant.demo.sandbox import Sandbox, start_sandbox
 from cto_assistant.demo.simulators.common import ServedApp
 from cto_assistant.demo.world import Scale, World, build_world
@@ -80,7 +80,11 @@ def prepare_demo(
     sandbox, served = start_sandbox(world, port=sandbox_port)
     url = demo_database_url(base)
     fresh_sqlite(url)
-    sources = sandbox.sources(served.base_url)
+    catalog = write_catalog(world, base.data_dir / "demo-exports" / "catalog.json")
+    sources = {
+        "catalog": {"kind": "catalog", "path": str(catalog)},
+        **sandbox.sources(served.base_url),
+    }
     exports = write_focus_exports(world, base.data_dir / "demo-exports")
     if exports:
         sources["focus"] = {"kind": "focus", "paths": [str(path) for path in exports]}
