@@ -129,7 +129,15 @@ def _pagerduty(url: str, world: World) -> dict[str, Section]:
 def _datadog(url: str, world: World) -> dict[str, Section]:
     from cto_assistant.demo.simulators import datadog
 
-    return {"datadog": {"kind": "datadog", "base_url": url, **datadog.DEMO_CREDENTIALS}}
+    return {
+        "datadog": {
+            "kind": "datadog",
+            "base_url": url,
+            **datadog.DEMO_CREDENTIALS,
+            "history_days": 35,  # the world's SLI series
+            "now": world.now.isoformat(),
+        }
+    }
 
 
 def _aws_ce(url: str, world: World) -> dict[str, Section]:
@@ -142,6 +150,19 @@ def _aws_ce(url: str, world: World) -> dict[str, Section]:
             **aws_ce.DEMO_CREDENTIALS,
             "history_days": 400,
             "anomaly_days": 365,
+            "now": world.now.isoformat(),
+        }
+    }
+
+
+def _aws_iam(url: str, world: World) -> dict[str, Section]:
+    from cto_assistant.demo.simulators import aws_iam
+
+    return {
+        "aws_iam": {
+            "kind": "aws_iam",
+            "base_url": f"{url}/",  # botocore posts to the endpoint itself: keep the mount's slash
+            **aws_iam.DEMO_CREDENTIALS,
         }
     }
 
@@ -172,6 +193,7 @@ VENDORS: tuple[SimulatedVendor, ...] = (
     SimulatedVendor("pagerduty", "cto_assistant.demo.simulators.pagerduty", _pagerduty),
     SimulatedVendor("datadog", "cto_assistant.demo.simulators.datadog", _datadog),
     SimulatedVendor("aws-ce", "cto_assistant.demo.simulators.aws_ce", _aws_ce),
+    SimulatedVendor("aws-iam", "cto_assistant.demo.simulators.aws_iam", _aws_iam),
     SimulatedVendor("opsgenie", "cto_assistant.demo.simulators.opsgenie", _no_source),
     # Last: it asks OSV about the inventory the code hosts just synced.
     SimulatedVendor("threat-intel", "cto_assistant.demo.simulators.threat_intel", _threat_intel),
