@@ -53,6 +53,9 @@ class Stream:
     tables: tuple[str, ...]
     incremental: bool = False
     description: str = ""
+    snapshot: bool = False
+    """Each run yields the complete set: rows of this source the run did not yield are removed
+    (access grants, the org catalog, rosters — a revoked grant must disappear)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ from cto_assistant.errors import (
 from cto_assistant.logging import get_logger, redact_text
 from cto_assistant.store import db
 from cto_assistant.store.db import Store
-from cto_assistant.store.models import SyncCursor, SyncRun
+from cto_assistant.store.models import SOURCED_TABLES, SyncCursor, SyncRun
 from cto_assistant.store.queries.security import evaluate_controls
 from cto_assistant.sync.enrich import enrich_vulnerabilities, prepare_connector
 
@@ -181,6 +181,11 @@ class SyncEngine:
             with self.store.session() as session:
                 enrich_vulnerabilities(session)
                 evaluate_controls(session, self.now())
+            from cto_assistant.watch.evaluate import (
+                after_sync,
+            )  # watch reads tools, tools read sync
+
+            after_sync(self.store, now=self.now)  # early-warning rules; never raises
             publish_data_changed(sorted({result.source for result in results}), kind="sync")
         return results
 
@@ -210,6 +215,7 @@ class SyncEngine:
         if self.progress:
             self.progress.stream_started(source, stream.name)
         batch = _Batch(stream)
+        seen: dict[str, set[str]] = {table: set() for table in stream.tables}
         committed = 0
         cursor: str | None = None
         cursor_moved = False
@@ -227,6 +233,8 @@ class SyncEngine:
                 for item in items:
                     if isinstance(item, Record):
                         batch.add(item, source=source)
+                        if stream.snapshot:
+                            seen.setdefault(item.table, set()).add(str(item.values["source_id"]))
                         if len(batch) >= self.batch_size:
                             committed += self._commit(source, stream.name, batch, None)
                             self._advance(source, stream.name, committed, stats.pages)
@@ -240,6 +248,8 @@ class SyncEngine:
                             "expected Record or Checkpoint"
                         )
                 committed += self._commit(source, stream.name, batch, None)
+                if stream.snapshot:
+                    self._prune(source, seen)
                 self._advance(source, stream.name, committed, stats.pages)
             finally:
                 close = getattr(items, "close", None)
@@ -303,6 +313,24 @@ class SyncEngine:
             error=None if failure is None else error_text(failure),
             error_kind=None if failure is None else error_kind(failure),
         )
+
+    def _prune(self, source: str, seen: dict[str, set[str]]) -> None:
+        """Delete this source's rows that a complete (snapshot) run did not yield."""
+        with self.store.session() as session:
+            for table, keys in seen.items():
+                model = SOURCED_TABLES[table]
+                stored = set(
+                    session.scalars(sa.select(model.source_id).where(model.source == source))
+                )
+                gone = sorted(stored - keys)
+                for start in range(0, len(gone), 500):
+                    session.execute(
+                        sa.delete(model).where(
+                            model.source == source, model.source_id.in_(gone[start : start + 500])
+                        )
+                    )
+                if gone:
+                    log.info("snapshot pruned", source=source, table=table, removed=len(gone))
 
     def _advance(self, source: str, stream: str, records: int, pages: int) -> None:
         if self.progress:

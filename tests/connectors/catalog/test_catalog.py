@@ -124,3 +124,21 @@ def test_the_demo_catalog_syncs_the_world_organisation(tmp_path: Path, any_store
     with any_store.session() as session:
         assert session.scalars(sa.select(Team.lead_email)).all() == ["lead@acme.example"]
         assert session.scalar(sa.select(sa.func.count()).select_from(Person)) == 1
+
+
+def test_an_entry_removed_from_the_catalog_disappears_after_the_next_sync(
+    tmp_path: Path, any_store: Store
+) -> None:
+    path = tmp_path / "org.toml"
+    path.write_text(TOML)
+    engine = SyncEngine(any_store, [connector_for(path)])
+    engine.run()
+    path.write_text(
+        TOML.replace(
+            '[[people]]\nemail = "omar@acme.example"\nname = "Omar Singh"\nteam = "SRE"\nleft = 2026-01-31\n',
+            "",
+        )
+    )
+    engine.run()
+    with any_store.session() as session:
+        assert session.scalars(sa.select(Person.email)).all() == ["ana@acme.example"]

@@ -139,6 +139,7 @@ class AwsIamConnector(Connector):
         Stream(
             STREAM,
             tables=("access_grant",),
+            snapshot=True,
             description="IAM users (MFA, keys, last use, admin or not) and IAM roles with admin "
             "policies.",
         ),

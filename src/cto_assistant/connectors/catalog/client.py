@@ -46,10 +46,27 @@ class CatalogConnector(Connector):
     config_model = CatalogConfig
     category = "generic"
     streams = (
-        Stream("teams", tables=("team",), description="Teams with Jira project and lead."),
-        Stream("people", tables=("person",), description="People with their handles."),
-        Stream("services", tables=("service",), description="Services: owner, tier, exposure."),
-        Stream("repositories", tables=("repository",), description="Repositories → service, team."),
+        Stream(
+            "teams",
+            tables=("team",),
+            snapshot=True,
+            description="Teams with Jira project and lead.",
+        ),
+        Stream(
+            "people", tables=("person",), snapshot=True, description="People with their handles."
+        ),
+        Stream(
+            "services",
+            tables=("service",),
+            snapshot=True,
+            description="Services: owner, tier, exposure.",
+        ),
+        Stream(
+            "repositories",
+            tables=("repository",),
+            snapshot=True,
+            description="Repositories → service, team.",
+        ),
     )
 
     @property

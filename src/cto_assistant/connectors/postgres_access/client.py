@@ -105,6 +105,7 @@ class PostgresAccessConnector(Connector):
         Stream(
             STREAM,
             tables=("access_grant",),
+            snapshot=True,
             description="Login roles, privileged when superuser, CREATEROLE/CREATEDB/BYPASSRLS "
             "or writer of a watched schema (directly or through a group).",
         ),
