@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from cto_assistant.store import Store
 from cto_assistant.store.db import count_rows
+from cto_assistant.store.queries.operations import service_teams
 from cto_assistant.web.auth import (
     CurrentUser,
     SessionManager,
@@ -23,7 +24,7 @@ from cto_assistant.web.auth import (
 
 PRODUCT_NAME = "CTO Assistant"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-# Tables whose rows mean "a source has been synced"; the dashboard issue replaces this check.
+# Tables whose rows mean "a source has been synced": without any, the page says how to get data.
 DATA_TABLES = ("team", "deployment", "incident", "vulnerability", "cost_daily", "ticket")
 
 public = APIRouter(include_in_schema=False)
@@ -110,10 +111,56 @@ def logout(request: Request, user: CurrentUser = Depends(current_user)) -> Respo
 @signed_in.get("/", response_class=HTMLResponse)
 def home(request: Request, user: CurrentUser = Depends(current_user)) -> Response:
     """The command center shell."""
+    from cto_assistant.web.api.dashboard import warm_chart_bundle
+
     counts = data_counts(request.app.state.store)
+    warm_chart_bundle()
     return render(
         request, "home.html", user=user, csrf_token=user.csrf_token, has_data=any(counts.values())
     )
+
+
+TIMELINE_KINDS = (
+    ("deploy", "Deploys"),
+    ("incident", "Incidents"),
+    ("slo_burn", "SLO burns"),
+    ("cost_anomaly", "Cost anomalies"),
+    ("vulnerability", "New critical vulns"),
+)
+
+
+@signed_in.get("/timeline", response_class=HTMLResponse)
+def timeline_page(
+    request: Request,
+    service: str | None = None,
+    days: int = 14,
+    user: CurrentUser = Depends(current_user),
+) -> Response:
+    """Deploys, incidents, SLO burns, cost anomalies and vulns on one time axis."""
+    with request.app.state.store.session() as session:
+        services = sorted(service_teams(session))
+    return render(
+        request,
+        "timeline.html",
+        user=user,
+        csrf_token=user.csrf_token,
+        services=services,
+        service=service,
+        days=days,
+        kinds=TIMELINE_KINDS,
+    )
+
+
+@signed_in.get("/data-health", response_class=HTMLResponse)
+def data_health_page(request: Request, user: CurrentUser = Depends(current_user)) -> Response:
+    """Per-source sync state and the set-up problems that make metrics wrong."""
+    return render(request, "health.html", user=user, csrf_token=user.csrf_token)
+
+
+@signed_in.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, user: CurrentUser = Depends(current_user)) -> Response:
+    """Connected sources (with a connection test for admins), users and roles."""
+    return render(request, "settings.html", user=user, csrf_token=user.csrf_token)
 
 
 @public.get("/api/docs", response_class=HTMLResponse)

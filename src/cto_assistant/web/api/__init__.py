@@ -11,10 +11,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from cto_assistant.web import events
-from cto_assistant.web.api import admin, ingest, me, session
+from cto_assistant.web.api import admin, chat, dashboard, ingest, me, session
 from cto_assistant.web.auth import current_user, require_csrf
 
-SIGNED_IN: list[APIRouter] = [me.router, admin.router, events.router]
+SIGNED_IN: list[APIRouter] = [me.router, admin.router, events.router, dashboard.router, chat.router]
 PUBLIC: list[APIRouter] = [session.router, ingest.router]
 
 
