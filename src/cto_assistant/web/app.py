@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 import cto_assistant
 from cto_assistant.logging import get_logger, register_secret
@@ -70,6 +71,7 @@ def create_app(
     app.state.sign_in_limiter = SignInLimiter()
     app.state.events = events.broker
 
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # skips text/event-stream
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
