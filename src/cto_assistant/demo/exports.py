@@ -146,6 +146,16 @@ def write_catalog(world: World, path: Path) -> Path:
             for r in world.rows("repository")
         ],
     }
+    catalog["budgets"] = [
+        {
+            "name": b["name"],
+            "amount": float(b["amount"]),
+            "period": b.get("period") or "monthly",
+            "currency": b.get("currency") or "USD",
+            "scope": dict(b.get("scope") or {}),
+        }
+        for b in world.rows("budget")
+    ]
     path.write_text(json.dumps(catalog, indent=1))
     return path
 

@@ -142,3 +142,18 @@ def test_an_entry_removed_from_the_catalog_disappears_after_the_next_sync(
     engine.run()
     with any_store.session() as session:
         assert session.scalars(sa.select(Person.email)).all() == ["ana@acme.example"]
+
+
+def test_budgets_with_their_scope(tmp_path: Path) -> None:
+    path = tmp_path / "org.json"
+    budgets = [
+        {"name": "company", "amount": 250000},
+        {"name": "data", "amount": 1e5, "scope": {"team": "DATA"}},
+    ]
+    path.write_text(json.dumps({"budgets": budgets}))
+    rows = {r.values["source_id"]: r.values for r in records(path, "budgets")}
+    assert rows["company"]["scope"] == {} and rows["company"]["period"] == "monthly"
+    assert rows["data"]["scope"] == {"team": "DATA"} and rows["data"]["amount"] == 100000.0
+    path.write_text(json.dumps({"budgets": [{"name": "bad", "amount": -5}]}))
+    with pytest.raises(SchemaDriftError, match=r"budgets\[0\]\.amount"):
+        records(path, "budgets")

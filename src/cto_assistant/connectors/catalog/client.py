@@ -6,7 +6,7 @@ once (as with a Backstage catalog) and this connector syncs it like any other so
 
     [sources.catalog]
     kind = "catalog"
-    path = "org.toml"        # [[teams]] [[people]] [[services]] [[repositories]]
+    path = "org.toml"   # [[teams]] [[people]] [[services]] [[repositories]] [[budgets]]
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class CatalogConnector(Connector):
             snapshot=True,
             description="Services: owner, tier, exposure.",
         ),
+        Stream("budgets", tables=("budget",), snapshot=True, description="Spending budgets."),
         Stream(
             "repositories",
             tables=("repository",),
@@ -139,6 +140,10 @@ class CatalogConnector(Connector):
     def pull_services(self, since: str | None) -> Iterator[Record | Checkpoint]:
         """Every service of the catalog."""
         return self._pull("services", "service", mapping.service_row)
+
+    def pull_budgets(self, since: str | None) -> Iterator[Record | Checkpoint]:
+        """Every budget of the catalog."""
+        return self._pull("budgets", "budget", mapping.budget_row)
 
     def pull_repositories(self, since: str | None) -> Iterator[Record | Checkpoint]:
         """Every repository of the catalog."""

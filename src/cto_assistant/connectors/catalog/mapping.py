@@ -64,11 +64,23 @@ class RepositoryEntry(BaseModel):
     language: str | None = None
 
 
+class BudgetEntry(BaseModel):
+    """A spending budget: the whole company (empty scope) or a team, provider or project."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    amount: float = Field(gt=0)
+    period: str = Field(default="monthly", pattern="^(monthly|quarterly|yearly)$")
+    currency: str = "USD"
+    scope: dict[str, str] = Field(default_factory=dict)
+
+
 SECTIONS: dict[str, type[BaseModel]] = {
     "teams": TeamEntry,
     "people": PersonEntry,
     "services": ServiceEntry,
     "repositories": RepositoryEntry,
+    "budgets": BudgetEntry,
 }
 
 
@@ -144,3 +156,8 @@ def repository_row(entry: RepositoryEntry) -> dict[str, Any]:
         "default_branch": entry.default_branch,
         "language": entry.language,
     }
+
+
+def budget_row(entry: BudgetEntry) -> dict[str, Any]:
+    """A `budget` row keyed on the budget name."""
+    return {"source_id": entry.name, **entry.model_dump()}
