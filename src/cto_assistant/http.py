@@ -129,9 +129,19 @@ class VendorClient:
         return self._random.uniform(0, ceiling)
 
     def request(
-        self, method: str, url: str, *, stream: str | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        stream: str | None = None,
+        ok_statuses: tuple[int, ...] = (),
+        **kwargs: Any,
     ) -> httpx.Response:
-        """Send a request with retries; return a 2xx response or raise a ConnectorError."""
+        """Send a request with retries; return a 2xx response or raise a ConnectorError.
+
+        `ok_statuses` are error statuses the caller handles itself (e.g. GitHub's 404 for an
+        unprotected branch): they are returned, not raised.
+        """
         url = url.lstrip("/") if not url.startswith("http") else url
         attempt = 0
         while True:
@@ -153,7 +163,7 @@ class VendorClient:
                 continue
             elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
             status = response.status_code
-            if status < 400:
+            if status < 400 or status in ok_statuses:
                 log.debug(
                     "vendor request",
                     source=self.source,
