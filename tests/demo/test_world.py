@@ -153,6 +153,7 @@ def test_every_reference_resolves(world: World, rows: Rows) -> None:
     repos = {r["full_name"] for r in rows["repository"]}
     emails = {r["email"] for r in rows["person"]}
     logins = {r["github_login"] for r in rows["person"]}
+    jira_accounts = {r["jira_account_id"] for r in rows["person"]}
     prs = {(r["repo"], r["number"]) for r in rows["pull_request"]}
     commits = {(r["repo"], r["sha"]) for r in rows["commit"]}
     deployments = {r["source_id"]: r for r in rows["deployment"]}
@@ -188,7 +189,8 @@ def test_every_reference_resolves(world: World, rows: Rows) -> None:
             )
         ],
         ("team", "lead_email", emails),
-        ("ticket", "assignee", emails),
+        ("ticket", "assignee", jira_accounts),
+        ("ticket_transition", "author", jira_accounts),
         ("incident", "assignee", emails),
         ("oncall_shift", "person", emails),
         ("access_grant", "person_email", emails),
@@ -201,7 +203,7 @@ def test_every_reference_resolves(world: World, rows: Rows) -> None:
         ("sli_point", "slo_source_id", {r["source_id"] for r in rows["slo"]}),
         ("ticket", "epic_key", {r["key"] for r in rows["epic"]}),
         ("ticket_transition", "ticket_key", {r["key"] for r in rows["ticket"]}),
-        ("sprint", "board", {str(b["id"]) for b in world.extras["jira"]["boards"]}),
+        ("sprint", "board", {str(b["name"]) for b in world.extras["jira"]["boards"]}),
     ]
     for table, column, known in checks:
         missing = {r[column] for r in rows[table] if r[column] is not None} - known
@@ -314,7 +316,8 @@ def test_month_end_projection_exceeds_the_company_budget(world: World, rows: Row
     kinds = {r["kind"] for r in rows["cost_recommendation"]}
     assert {"rightsizing", "savings_plan"} <= kinds
     assert any(
-        r["end_day"] is None and r["dimension"]["service"] == S3 for r in rows["cost_anomaly"]
+        r["end_day"] is None and r["dimension"]["dimension_value"] == S3
+        for r in rows["cost_anomaly"]
     )
 
 
@@ -597,14 +600,15 @@ def test_review_load_is_concentrated(rows: Rows) -> None:
 # ------------------------------------------------------------------------------------- large
 
 
-def test_streaming_one_delivery_table_gives_the_same_rows_as_simulating_all() -> None:
+def test_delivery_spool_gives_the_same_rows_and_failures_as_simulating_each_repo() -> None:
     ctx = build_ctx(seed=5, today=date(2026, 1, 15), scale="small")
-    for repo in ctx.org.repos[::6]:
-        everything = delivery._simulate(ctx, repo)
-        for table in ("pull_request", "review", "commit", "deployment", "deployment_change"):
-            assert getattr(delivery._simulate(ctx, repo, table), table) == getattr(
-                everything, table
-            )
+    ctx.org.repos = ctx.org.repos[::6]
+    simulated = [delivery._simulate(ctx, repo) for repo in ctx.org.repos]
+    spooled = delivery.DeliverySpool(ctx)
+    for table in delivery.TABLES:
+        expected = [row for history in simulated for row in getattr(history, table)]
+        assert list(spooled.rows(table)) == expected, table
+    assert spooled.failures == [f for history in simulated for f in history.failures]
 
 
 def test_large_world_streams_and_keeps_its_storylines() -> None:

@@ -11,32 +11,47 @@ Rows are produced lazily (`rows(table)` is an iterator) so the large world strea
 memory; a small world may simply hold lists. Tests build tiny worlds with `World.from_rows`.
 
 `build_world(seed=, today=, scale=)` makes Acme Cloud (generator in `demo/generator/`). Its clock
-is `world.now` = noon UTC of `today`: nothing happens after it. Row conventions: datetimes are
-aware UTC, dates are `date`; people are referenced by e-mail (ticket/incident assignee,
-oncall_shift.person, access_grant.person_email) and by GitHub login (PR author, reviewer, commit
-author); teams by key; services by name; repositories by full name "acme/<name>"; cost tags are
-{"team": <team key>, "project": …, "env": prod|staging|dev, "service": <our service>} (shared
-and untagged lines carry fewer or none). Vendor ids (`source_id`): team key;
-person = PagerDuty user id; service = PagerDuty service id; repository = GitHub repo id; PR and
-review = GitHub node ids; commit = sha; deployment = GitHub/GitLab numeric id, Jenkins
-"<job>#<build>" or CircleCI pipeline UUID (by `tool`); deployment_change = "<deployment>:<sha>";
-sprint/epic/ticket = Jira numeric ids (ticket key "<PROJECT>-<n>"); ticket_transition =
-"<issue id>-<n>" (`field` "status" or "Sprint", Sprint values are comma-separated sprint ids);
-quality_snapshot = "<sonar project key>@<analysis date>"; vulnerability = Snyk issue UUID or
-"<repo>/dependabot/<alert number>"; advisory = GHSA id or "kev:<CVE>"; dependency =
+is `world.now` = noon UTC of `today`: nothing happens after it. Row conventions (they are what
+the connectors read back from the simulators, so world → simulator → connector → store is exact):
+- datetimes are aware UTC at the vendor's precision: whole seconds for Jira rows (sprint, epic,
+  ticket, ticket_transition), Datadog hosts and access grants, whole milliseconds elsewhere;
+  dates are `date`;
+- people are referenced by e-mail (incident assignee and event actor, oncall_shift.person,
+  access_grant.person_email), by Jira accountId (ticket assignee, transition author) and by
+  GitHub login (PR author, reviewer, commit author); automatic PagerDuty log entries (trigger,
+  escalation assign) have the incident's service as actor;
+- teams by key; services by name; repositories by full name "acme/<name>"; a sprint's `board`
+  is its board's name ("<team key> board");
+- cost tags are {"team": <team key>, "project": …, "env": prod|staging|dev, "service": <our
+  service>} (shared and untagged lines carry fewer or none);
+- a Snyk finding set aside is `ignored`, a Dependabot one `dismissed`; PagerDuty grants carry
+  account roles (owner, admin, user); an SLO's tags include `sli:<type>`; a cost anomaly's
+  `dimension` is {monitor_arn, dimension_value} and its root causes use the keys service,
+  region, account, usage_type.
+Vendor ids (`source_id`): team key; person = PagerDuty user id; service = PagerDuty service id;
+repository = GitHub repo id; PR and review = GitHub node ids; commit = sha; deployment =
+GitHub/GitLab numeric id, Jenkins "<job>#<build>" or CircleCI deploy job UUID (by `tool`);
+deployment_change = "<deployment>:<sha>"; sprint/epic/ticket = Jira numeric ids (ticket key
+"<PROJECT>-<n>"); ticket_transition = "<issue id>-<n>:<field>" (one changelog history
+"<issue id>-<n>" per change; `field` "status" or "Sprint", Sprint values are sprint ids joined
+by ","); quality_snapshot = "<sonar project key>@<analysis date>"; vulnerability = Snyk issue
+UUID or "<repo>/dependabot/<alert number>"; advisory = "osv:<GHSA id>", "kev:<CVE>" or
+"epss:<CVE>" (one per scored CVE, as the EPSS feed gives it); dependency =
 "<repo>:<ecosystem>:<package>"; control = "<framework>:<control id>"; access_grant =
 "<system>:<principal>"; cost_daily = "<day>|<provider>|<account>|<service>|<region>|<usage
-type>|<team>|<project>|<env>|<service tag>"; cost_forecast = "aws:<metric>:<start>:<end>"; budget = budget name; cost_anomaly = AWS anomaly id (hex32);
-slo = Datadog SLO id (hex32); sli_point = "<slo id>:<epoch seconds>" (hourly buckets, 5-minute
-buckets for the last 24 hours); incident = PagerDuty id (key "INC-<number>"); incident_event =
-PagerDuty log entry id; oncall_shift = "<schedule id>:<start>:<level>"; monitor, host_health =
-Datadog numeric ids.
+type>|<team>|<project>|<env>|<service tag>"; cost_forecast = "forecast:<metric>:<start>:<end>";
+budget = budget name; cost_anomaly = AWS anomaly id (hex32); cost_recommendation = the EC2
+instance id (rightsizing), the CE recommendation detail UUID (savings_plan) or
+"<kind>:<resource>" (kinds no Cost Explorer API serves); slo = Datadog SLO id (hex32);
+sli_point = "<slo id>:<epoch milliseconds>" (hourly buckets, 5-minute buckets for the last 24
+hours); incident = PagerDuty id (key "INC-<number>"); incident_event = PagerDuty log entry id;
+oncall_shift = "<schedule id>:<start>:<level>"; monitor, host_health = Datadog numeric ids.
 
 `world.extras` keys:
 - "now": the world's clock (datetime, noon UTC of `today`).
 - "jira": {"site", "story_points_field" ("customfield_10016"), "sprint_field"
   ("customfield_10020"), "epic_link" ("parent"), "projects": [{id, key, name, lead_email}],
-  "boards": [{id, name, type, project, team_key}] (sprint.board is the board id as a string),
+  "boards": [{id, name, type, project, team_key}] (sprint.board is the board name),
   "statuses": {status name: status category key}}.
 - "github": {"org": "acme", "repo_ids": {full_name: numeric repo id}}.
 - "sonarqube": {"projects": [{key, name, repo}]}.

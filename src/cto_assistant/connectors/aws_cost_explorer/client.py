@@ -134,6 +134,9 @@ class AwsCostExplorerConfig(ConnectorConfig):
     term_in_years: str = Field(default="ONE_YEAR", description="ONE_YEAR or THREE_YEARS.")
     payment_option: str = Field(default="NO_UPFRONT", description="Savings Plans payment option.")
     lookback_days: str = Field(default="THIRTY_DAYS", description="Recommendation lookback period.")
+    now: datetime | None = Field(
+        default=None, description="Pin 'now' (demo worlds, tests); default the real clock."
+    )
 
 
 class _Body:
@@ -194,7 +197,10 @@ class AwsCostExplorerConnector(Connector):
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        pinned = self.settings.now
+        self.clock: Callable[[], datetime] = (
+            (lambda: pinned) if pinned is not None else (lambda: datetime.now(UTC))
+        )
         self._client: Any = None
         self._sleep = context.sleep or time.sleep
         self._random = random.Random()

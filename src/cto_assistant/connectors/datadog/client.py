@@ -60,6 +60,9 @@ class DatadogConfig(ConnectorConfig):
     history_days: int = Field(
         default=30, ge=1, le=90, description="Days of SLO history pulled on a first sync."
     )
+    now: datetime | None = Field(
+        default=None, description="Pin 'now' (demo worlds, tests); default the real clock."
+    )
 
     @field_validator("site")
     @classmethod
@@ -104,7 +107,10 @@ class DatadogConnector(Connector):
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        pinned = self.settings.now
+        self.clock: Callable[[], datetime] = (
+            (lambda: pinned) if pinned is not None else (lambda: datetime.now(UTC))
+        )
         self._client: VendorClient | None = None
 
     @property

@@ -1,9 +1,15 @@
-"""The Acme Cloud generator: one module per domain, assembled into a `World` by `assemble`."""
+"""The Acme Cloud generator: one module per domain, assembled into a `World` by `producers`.
+
+Timestamps leave the generator at the precision the vendor APIs carry, so world → simulator →
+connector → store gives back the same values: whole seconds for Jira (its changelog and JQL
+speak seconds), Datadog hosts (`last_reported_time` is epoch seconds) and access grants (IAM
+and the code hosts report seconds), whole milliseconds everywhere else.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import date
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime
 from typing import Any
 
 from cto_assistant.demo.generator import (
@@ -18,6 +24,32 @@ from cto_assistant.demo.generator import (
 from cto_assistant.demo.generator.common import Ctx, Row, Scale
 
 Producer = Callable[[], Iterable[Row]]
+
+WHOLE_SECONDS_TABLES = frozenset(
+    {"sprint", "epic", "ticket", "ticket_transition", "host_health", "access_grant"}
+)
+NO_TIMESTAMP_TABLES = frozenset({"cost_daily", "budget", "cost_anomaly", "dependency"})
+
+
+def truncate(row: Row, step_us: int) -> Row:
+    """Cut every datetime of `row` down to a multiple of `step_us` microseconds (in place)."""
+    for name, value in row.items():
+        if isinstance(value, datetime) and value.microsecond % step_us:
+            row[name] = value.replace(microsecond=value.microsecond - value.microsecond % step_us)
+    return row
+
+
+def _at_vendor_precision(table: str, producer: Producer) -> Producer:
+    """A producer whose rows carry timestamps at the precision the table's vendor API has."""
+    if table in NO_TIMESTAMP_TABLES:
+        return producer
+    step_us = 1_000_000 if table in WHOLE_SECONDS_TABLES else 1_000
+
+    def rows() -> Iterator[Row]:
+        for row in producer():
+            yield truncate(row, step_us)
+
+    return rows
 
 
 def producers(ctx: Ctx) -> dict[str, Producer]:
@@ -61,7 +93,7 @@ def producers(ctx: Ctx) -> dict[str, Producer]:
         "control_evidence",
     ):
         found[name] = table(security, name)
-    return found
+    return {name: _at_vendor_precision(name, producer) for name, producer in found.items()}
 
 
 def extras(ctx: Ctx) -> dict[str, Any]:
@@ -86,7 +118,7 @@ def extras(ctx: Ctx) -> dict[str, Any]:
             "boards": [
                 {
                     "id": team.jira_board_id,
-                    "name": f"{team.key} board",
+                    "name": planning.board_name(team),
                     "type": "scrum",
                     "project": team.key,
                     "team_key": team.key,

@@ -8,6 +8,13 @@ tagged project=data-processing-pipeline rises 40% over the last 7 days (the larg
 its Spark compute 25% and its data transfer 30%, and the S3 lines' size is solved so that the
 total rises 15% (amortized). Covered EC2/RDS usage is cheaper unblended than amortized (partial
 upfront commitments), with the one upfront fee on its purchase day.
+
+Anomalies, forecasts and recommendations are shaped as Cost Explorer returns them and the
+connector maps them: an anomaly's `dimension` is {monitor_arn, dimension_value} and its root
+causes use lower-case keys (service, region, account, usage_type); a forecast is keyed
+"forecast:<metric>:<start>:<end>"; a rightsizing recommendation is keyed by its EC2 instance id,
+a Savings Plans one by its recommendation detail UUID. CE has no API for S3 tiering or idle RDS
+advice, so those two are world-only (no simulator serves them).
 """
 
 from __future__ import annotations
@@ -17,7 +24,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from cto_assistant.demo.generator.common import Ctx, Row, Service, stable_int, stream, unit
+from cto_assistant.demo.generator.common import (
+    Ctx,
+    Row,
+    Service,
+    stable_int,
+    stream,
+    unit,
+    uuid4,
+)
 
 S3 = "Amazon Simple Storage Service"
 EC2 = "Amazon Elastic Compute Cloud - Compute"
@@ -37,6 +52,7 @@ AWS_ACCOUNTS: list[dict[str, Any]] = [
 _ACCOUNT: dict[str, str] = {str(account["name"]): str(account["id"]) for account in AWS_ACCOUNTS}
 GCP_PROJECTS = ["acme-analytics-prod", "acme-ml-prod"]
 AZURE_SUBSCRIPTIONS = ["acme-corp-azure"]
+MONITOR_ARN = f"arn:aws:ce::{AWS_ACCOUNTS[0]['id']}:anomalymonitor/acme-aws-services"
 _REGION_PREFIX = {"us-east-1": "", "us-west-2": "USW2-", "eu-west-1": "EU-"}
 
 
@@ -524,7 +540,7 @@ def forecast_rows(ctx: Ctx) -> Iterator[Row]:
             for offset in range(remaining)
         )
         yield {
-            "source_id": f"aws:{metric}:{ctx.today.isoformat()}:{next_month.isoformat()}",
+            "source_id": f"forecast:{metric}:{ctx.today.isoformat()}:{next_month.isoformat()}",
             "provider": "aws",
             "metric": metric,
             "period_start": ctx.today,
@@ -533,7 +549,7 @@ def forecast_rows(ctx: Ctx) -> Iterator[Row]:
             "lower": round(amount * 0.92, 2),
             "upper": round(amount * 1.08, 2),
             "currency": "USD",
-            "generated_at": ctx.now - timedelta(hours=2),
+            "generated_at": ctx.now,
         }
 
 
@@ -557,7 +573,7 @@ def anomaly_rows(ctx: Ctx) -> Iterator[Row]:
         "detector": "aws",
         "start_day": cost.first_day + timedelta(days=last7),
         "end_day": None,
-        "dimension": {"monitor": "services", "service": S3, "linked_account": account},
+        "dimension": {"monitor_arn": MONITOR_ARN, "dimension_value": S3},
         "expected": round(expected, 2),
         "actual": round(actual, 2),
         "impact": round(actual - expected, 2),
@@ -565,7 +581,7 @@ def anomaly_rows(ctx: Ctx) -> Iterator[Row]:
             {
                 "service": S3,
                 "region": PLANTED_REGION,
-                "linked_account": account,
+                "account": account,
                 "usage_type": line.usage_type,
             }
             for line in planted
@@ -579,11 +595,7 @@ def anomaly_rows(ctx: Ctx) -> Iterator[Row]:
                 "detector": "aws",
                 "start_day": cost.first_day + timedelta(days=begin),
                 "end_day": cost.first_day + timedelta(days=end - 1),
-                "dimension": {
-                    "monitor": "services",
-                    "service": line.service,
-                    "linked_account": line.account,
-                },
+                "dimension": {"monitor_arn": MONITOR_ARN, "dimension_value": line.service},
                 "expected": round(spiked / factor, 2),
                 "actual": round(spiked, 2),
                 "impact": round(spiked - spiked / factor, 2),
@@ -591,7 +603,7 @@ def anomaly_rows(ctx: Ctx) -> Iterator[Row]:
                     {
                         "service": line.service,
                         "region": line.region,
-                        "linked_account": line.account,
+                        "account": line.account,
                         "usage_type": line.usage_type,
                     }
                 ],
@@ -613,40 +625,48 @@ def recommendation_rows(ctx: Ctx) -> Iterator[Row]:
         _expected(line, index, cost.first_day) for line in cost.lines if line.covered
     )
     items: list[Row] = []
-    for service, current, target in [
+    # the instances run these services; CE returns no tags, so only the instance id tells
+    for _service, current, target in [
         ("checkout-service", "m6i.4xlarge", "m6i.2xlarge"),
         ("fraud-detection", "r6i.2xlarge", "r6i.xlarge"),
         ("feature-flags", "c6i.2xlarge", "c6i.large"),
     ]:
-        instance = f"i-0{rng.getrandbits(64):016x}"
+        instance = f"i-0{rng.getrandbits(64):016x}"  # CE names the instance by its id
+        saving = round(rng.uniform(180, 900), 2)
         items.append(
             {
+                "source_id": instance,
                 "kind": "rightsizing",
                 "resource": instance,
                 "account": prod,
                 "region": "us-east-1",
-                "summary": f"Downsize {service} instance {instance} from {current} to {target}",
-                "estimated_monthly_saving": round(rng.uniform(180, 900), 2),
+                "summary": f"Downsize {instance} from {current} to {target}",
+                "estimated_monthly_saving": saving,
                 "details": {
-                    "service": service,
+                    "action": "modify",
                     "current_type": current,
-                    "recommended_type": target,
-                    "max_cpu_14d": round(rng.uniform(9, 24), 1),
+                    "target_type": target,
+                    "monthly_cost": round(saving * rng.uniform(1.8, 2.4), 2),
+                    "findings": ["CPU_OVER_PROVISIONED"],
                 },
             }
         )
+    hourly = round(covered_daily / 24 * 0.3, 2)
     items.append(
         {
+            "source_id": uuid4(rng),  # CE's RecommendationDetailId
             "kind": "savings_plan",
-            "resource": None,
+            "resource": "COMPUTE_SP",
             "account": _ACCOUNT["acme-management"],
             "region": None,
-            "summary": "Buy a 1-year no-upfront Compute Savings Plan to cover steady EC2 usage",
+            "summary": f"Commit ${hourly:,.2f}/hour to a one year COMPUTE_SP (no upfront)",
             "estimated_monthly_saving": round(covered_daily * 30 * 0.12, 2),
             "details": {
+                "savings_plans_type": "COMPUTE_SP",
                 "term": "ONE_YEAR",
                 "payment_option": "NO_UPFRONT",
-                "hourly_commitment": round(covered_daily / 24 * 0.3, 2),
+                "hourly_commitment": hourly,
+                "estimated_roi": 0.12,
             },
         }
     )
@@ -676,5 +696,5 @@ def recommendation_rows(ctx: Ctx) -> Iterator[Row]:
         yield {
             "source_id": f"{item['kind']}:{item['resource'] or item['account']}",
             "currency": "USD",
-            **item,
+            **item,  # rightsizing and savings_plan rows bring CE's own ids
         }

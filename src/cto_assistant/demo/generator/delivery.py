@@ -6,15 +6,24 @@ asked for first. The DORA storyline is planted through each team's profile: `eli
 merge within the hour, `high` deploys to production daily, `medium` (mobile) weekly; mobile's
 change failures are placed by window so the last 30 days fail more often than the 30 before.
 Change failures carry an incident (see reliability) and a rollback or hotfix deployment.
+
+The small world memoises each repository's history. The large one simulates every repository
+once per build (`DeliverySpool`): repository by repository, each table's rows go to a temp file
+as pickled value tuples, so every delivery table and the change failures share one simulation
+while memory holds one repository at a time.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
+import pickle
 import random
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from cto_assistant.demo.generator.common import (
     Ctx,
@@ -44,6 +53,7 @@ PROFILES: dict[str, dict[str, float]] = {
     },
 }
 ACTIVE_INCIDENT_SERVICE = "checkout-service"
+TABLES = ("pull_request", "review", "commit", "deployment", "deployment_change")
 
 _VERBS = ["Add", "Fix", "Refactor", "Remove", "Update", "Improve", "Handle", "Speed up", "Document"]
 _OBJECTS = [
@@ -91,11 +101,6 @@ class RepoHistory:
     deployment: list[Row] = field(default_factory=list)
     deployment_change: list[Row] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    want: str | None = None  # only this table's rows are kept (None: all)
-
-    def keep(self, table: str) -> bool:
-        """Whether rows of `table` are wanted (random draws happen either way)."""
-        return self.want is None or self.want == table
 
 
 @dataclass
@@ -127,29 +132,90 @@ class _Deploy:
     remedy: str | None = None
 
 
-def history(ctx: Ctx, repo: Repo, want: str | None = None) -> RepoHistory:
+def history(ctx: Ctx, repo: Repo) -> RepoHistory:
     """The delivery history of one repository (memoised in the small world)."""
     if ctx.scale == "small":
         cache = ctx.cache.setdefault("delivery", {})
         if repo.full_name not in cache:
             cache[repo.full_name] = _simulate(ctx, repo)
         return cache[repo.full_name]
-    return _simulate(ctx, repo, want)
+    return _simulate(ctx, repo)
 
 
 def rows(ctx: Ctx, table: str) -> Iterator[Row]:
     """Rows of one delivery table, repository by repository."""
-    for repo in ctx.org.repos:
-        yield from getattr(history(ctx, repo, table), table)
+    if ctx.scale == "small":
+        for repo in ctx.org.repos:
+            yield from getattr(history(ctx, repo), table)
+        return
+    yield from spool(ctx).rows(table)
 
 
 def failures(ctx: Ctx) -> list[Failure]:
     """Every production change failure of every repository, oldest first."""
-    found = [f for repo in ctx.org.repos for f in history(ctx, repo, "failures").failures]
+    if ctx.scale == "small":
+        found = [f for repo in ctx.org.repos for f in history(ctx, repo).failures]
+    else:
+        found = list(spool(ctx).failures)
     return sorted(found, key=lambda failure: (failure.finished_at, failure.deployment_id))
 
 
-def _simulate(ctx: Ctx, repo: Repo, want: str | None = None) -> RepoHistory:
+def spool(ctx: Ctx) -> DeliverySpool:
+    """The build's delivery spool (simulated on first use)."""
+    if "delivery_spool" not in ctx.cache:
+        ctx.cache["delivery_spool"] = DeliverySpool(ctx)
+    return ctx.cache["delivery_spool"]
+
+
+class DeliverySpool:
+    """Every repository simulated once, its rows spooled per table to temp files.
+
+    A table's file is a sequence of pickles, one per repository: the list of that repository's
+    rows as value tuples (the column names are kept once per table). Reading a table streams it
+    back repository by repository, in the same order and with the same rows as simulating.
+    The files go when the spool is garbage-collected (or at exit).
+    """
+
+    def __init__(self, ctx: Ctx) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="acme-delivery-")
+        self.columns: dict[str, tuple[str, ...]] = {}
+        self.failures: list[Failure] = []
+        handles = {table: self._path(table).open("wb") for table in TABLES}
+        try:
+            for repo in ctx.org.repos:
+                simulated = _simulate(ctx, repo)
+                self.failures.extend(simulated.failures)
+                for table in TABLES:
+                    found: list[Row] = getattr(simulated, table)
+                    if not found:
+                        continue
+                    columns = self.columns.setdefault(table, tuple(found[0]))
+                    values = [tuple(row.values()) for row in found]
+                    assert all(tuple(row) == columns for row in found[:1] + found[-1:])
+                    pickle.dump(values, handles[table], protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            for handle in handles.values():
+                handle.close()
+
+    def _path(self, table: str) -> Path:
+        return Path(self._folder.name) / f"{table}.pickles"
+
+    def rows(self, table: str) -> Iterator[Row]:
+        """The spooled rows of `table`, as fresh dicts."""
+        columns = self.columns.get(table)
+        if columns is None:
+            return
+        with self._path(table).open("rb") as handle:
+            while True:
+                try:
+                    chunk = pickle.load(handle)  # noqa: S301 - our own temp file
+                except EOFError:
+                    return
+                for values in chunk:
+                    yield dict(zip(columns, values, strict=True))
+
+
+def _simulate(ctx: Ctx, repo: Repo) -> RepoHistory:
     rng = stream(ctx.seed, "delivery", repo.full_name)
     team = ctx.org.team(repo.team_key)
     profile = PROFILES[team.profile]
@@ -198,7 +264,7 @@ def _simulate(ctx: Ctx, repo: Repo, want: str | None = None) -> RepoHistory:
     prs.sort(key=lambda pr: (pr.created, pr.first_commit))
     for number, pr in enumerate(prs, start=1):
         pr.number = number
-    out = RepoHistory(want=want)
+    out = RepoHistory()
     _emit_prs(ctx, rng, repo, prs, ranked, review_weights, out)
     _emit_deploys(ctx, rng, repo, team.deploy_tool, deploys, out)
     return out
@@ -245,41 +311,40 @@ def _schedule(
     now = ctx.now
     horizon = now - timedelta(hours=5 if planted else 1)  # every deployment finishes before now
     merged = sorted((pr for pr in prs if pr.merged is not None), key=lambda pr: _when(pr.merged))
+    # merged PRs are sorted by merge time, so "every pending PR merged before t" is a prefix of
+    # the pending ones: found by bisection on the merge times rather than by a scan
+    times = [_when(pr.merged) for pr in merged]
     deploys: list[_Deploy] = []
     if profile == "elite":
         index = 0
         while index < len(merged):
-            start = _when(merged[index].merged) + timedelta(hours=rng.uniform(0.3, 0.8))
+            start = times[index] + timedelta(hours=rng.uniform(0.3, 0.8))
             if start >= horizon:
                 break
-            batch = [
-                pr for pr in merged[index:] if _when(pr.merged) <= start - timedelta(minutes=12)
-            ]
-            batch = batch or [merged[index]]
+            end = bisect.bisect_right(times, start - timedelta(minutes=12), lo=index)
+            batch = merged[index:end] or [merged[index]]
             index += len(batch)
             deploys.append(_Deploy("staging", start - timedelta(minutes=15), batch))
             deploys.append(_Deploy("production", start, batch))
     else:
-        pending_stage = list(merged)
-        pending_prod = list(merged)
+        staged = shipped = 0  # merged[:staged] went to staging, merged[:shipped] to production
         day = ctx.history_start
         while day <= ctx.today:
             if is_workday(day):
                 stage_hours = [18.0] if profile == "medium" else [11.5, 16.5]
                 for hour in stage_hours:
                     start = at(day, hour + rng.uniform(0, 0.6))
-                    batch = [pr for pr in pending_stage if _when(pr.merged) < start]
-                    if batch and start < horizon:
-                        pending_stage = pending_stage[len(batch) :]
-                        deploys.append(_Deploy("staging", start, batch))
+                    end = bisect.bisect_left(times, start, lo=staged)
+                    if end > staged and start < horizon:
+                        deploys.append(_Deploy("staging", start, merged[staged:end]))
+                        staged = end
                 prod_day = day.weekday() == 1 if profile == "medium" else rng.random() < 0.85
                 if prod_day:
                     start = at(day, (14.0 if profile == "medium" else 15.0) + rng.uniform(0, 1.5))
-                    batch = [
-                        pr for pr in pending_prod if _when(pr.merged) < start - timedelta(hours=0.5)
-                    ]
-                    if batch and start < horizon:
-                        pending_prod = pending_prod[len(batch) :]
+                    end = bisect.bisect_left(times, start - timedelta(hours=0.5), lo=shipped)
+                    if end > shipped and start < horizon:
+                        batch = merged[shipped:end]
+                        shipped = end
                         if rng.random() < 0.03 and profile != "medium":
                             deploys.append(
                                 _Deploy(
@@ -292,10 +357,12 @@ def _schedule(
                         deploys.append(_Deploy("production", start, batch))
             day += timedelta(days=1)
     if planted:
-        shipped = {id(pr) for deploy in deploys if deploy.env == "production" for pr in deploy.prs}
+        in_production = {
+            id(pr) for deploy in deploys if deploy.env == "production" for pr in deploy.prs
+        }
         start = now - timedelta(hours=3.2)
         cutoff = start - timedelta(minutes=10)
-        batch = [pr for pr in merged if id(pr) not in shipped and _when(pr.merged) < cutoff]
+        batch = [pr for pr in merged if id(pr) not in in_production and _when(pr.merged) < cutoff]
         deploys.append(_Deploy("staging", start - timedelta(minutes=25), batch))
         deploys.append(_Deploy("production", start, batch, failed_change=True))
     deploys.sort(key=lambda deploy: deploy.start)
@@ -422,35 +489,33 @@ def _emit_prs(
             if s is not None
         ]
         pr_node = node_id(rng, "PR")
-        if out.keep("pull_request"):
-            out.pull_request.append(
-                {
-                    "source_id": pr_node,
-                    "repo": repo.full_name,
-                    "number": pr.number,
-                    "title": title,
-                    "author": pr.author.github_login,
-                    "state": state,
-                    "created_at": pr.created,
-                    "updated_at": max(stamps),
-                    "first_commit_at": pr.first_commit,
-                    "first_review_at": pr.first_review,
-                    "approved_at": pr.approved,
-                    "merged_at": pr.merged,
-                    "closed_at": pr.merged or pr.closed,
-                    "merge_commit_sha": pr.merge_sha or None,
-                    "base_branch": "main",
-                    "additions": additions,
-                    "deletions": deletions,
-                    "changed_files": max(1, additions // 40),
-                    "draft": False,
-                    "url": f"https://github.com/{repo.full_name}/pull/{pr.number}",
-                }
-            )
+        out.pull_request.append(
+            {
+                "source_id": pr_node,
+                "repo": repo.full_name,
+                "number": pr.number,
+                "title": title,
+                "author": pr.author.github_login,
+                "state": state,
+                "created_at": pr.created,
+                "updated_at": max(stamps),
+                "first_commit_at": pr.first_commit,
+                "first_review_at": pr.first_review,
+                "approved_at": pr.approved,
+                "merged_at": pr.merged,
+                "closed_at": pr.merged or pr.closed,
+                "merge_commit_sha": pr.merge_sha or None,
+                "base_branch": "main",
+                "additions": additions,
+                "deletions": deletions,
+                "changed_files": max(1, additions // 40),
+                "draft": False,
+                "url": f"https://github.com/{repo.full_name}/pull/{pr.number}",
+            }
+        )
         for sha, moment in pr.commits:
-            if out.keep("commit"):
-                out.commit.append(_commit(repo, sha, pr, moment, f"{title} (wip)"))
-        if pr.merged is not None and out.keep("commit"):
+            out.commit.append(_commit(repo, sha, pr, moment, f"{title} (wip)"))
+        if pr.merged is not None:
             out.commit.append(_commit(repo, pr.merge_sha, pr, pr.merged, f"{title} (#{pr.number})"))
         _emit_reviews(rng, repo, pr, ranked, weights, out)
 
@@ -501,17 +566,16 @@ def _emit_reviews(
         reviews.append((second, "APPROVED", moment))
     for reviewer, state, moment in reviews:
         review_node = node_id(rng, "PRR")
-        if out.keep("review"):
-            out.review.append(
-                {
-                    "source_id": review_node,
-                    "repo": repo.full_name,
-                    "pr_number": pr.number,
-                    "reviewer": reviewer.github_login,
-                    "state": state,
-                    "submitted_at": moment,
-                }
-            )
+        out.review.append(
+            {
+                "source_id": review_node,
+                "repo": repo.full_name,
+                "pr_number": pr.number,
+                "reviewer": reviewer.github_login,
+                "state": state,
+                "submitted_at": moment,
+            }
+        )
 
 
 def _emit_deploys(
@@ -530,29 +594,28 @@ def _emit_deploys(
             sha = last_good.get(deploy.env, "") or hex_id(rng, 40)
         deployment_id = _deployment_id(rng, tool, repo, deploy.env, seq)
         finished = deploy.start + _duration(team.profile)
-        if out.keep("deployment"):
-            out.deployment.append(
-                {
-                    "source_id": deployment_id,
-                    "service": repo.service,
-                    "repo": repo.full_name,
-                    "environment": deploy.env,
-                    "sha": sha,
-                    "ref": "main",
-                    "started_at": deploy.start,
-                    "finished_at": finished,
-                    "status": deploy.status,
-                    "tool": tool,
-                    "is_rollback": deploy.rollback,
-                    "is_hotfix": deploy.hotfix,
-                    "url": _deployment_url(tool, repo, deploy.env, deployment_id),
-                }
-            )
+        out.deployment.append(
+            {
+                "source_id": deployment_id,
+                "service": repo.service,
+                "repo": repo.full_name,
+                "environment": deploy.env,
+                "sha": sha,
+                "ref": "main",
+                "started_at": deploy.start,
+                "finished_at": finished,
+                "status": deploy.status,
+                "tool": tool,
+                "is_rollback": deploy.rollback,
+                "is_hotfix": deploy.hotfix,
+                "url": _deployment_url(tool, repo, deploy.env, deployment_id),
+            }
+        )
         if deploy.status == "success":
             if deploy.env == "production" and not deploy.rollback:
                 last_good["production_previous"] = last_good.get("production", sha)
             last_good[deploy.env] = sha
-        if deploy.status == "success" and out.keep("deployment_change"):
+        if deploy.status == "success":
             for pr in deploy.prs:
                 for commit_sha, _ in [*pr.commits, (pr.merge_sha, pr.merged)]:
                     out.deployment_change.append(

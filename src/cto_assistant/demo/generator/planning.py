@@ -5,6 +5,10 @@ and one future sprint. Tickets not finished in a sprint carry over to the next (
 in `sprint_source_ids`); about one ticket in seven joins a sprint after it started (a `Sprint`
 transition after the start: scope change). The epic `Q2-Payments-Refactor` (PAY) is planted on
 top: ~70% of its points done, throughput falling, due in ten days, so its forecast slips.
+
+Rows follow what the Jira connector reads back: `ticket.assignee` and `ticket_transition.author`
+are Jira accountIds, a sprint's `board` is its board's name, and a transition's `source_id` is
+"<issue id>-<n>:<field>" (one changelog history per change, "<issue id>-<n>").
 """
 
 from __future__ import annotations
@@ -98,6 +102,11 @@ def sprint_bounds(start: date) -> tuple[datetime, datetime]:
     return at(start, 9), at(start + timedelta(days=14), 8)
 
 
+def board_name(team: Team) -> str:
+    """The name of a team's scrum board (a sprint's `board`)."""
+    return f"{team.key} board"
+
+
 def sprint_id(team: Team, number: int) -> str:
     """The Jira sprint id of a team's sprint number."""
     return str(team.index * 10_000 + number)
@@ -111,6 +120,8 @@ class _Planner:
         self.out = TeamPlan()
         self.counter = 0
         self.people = ctx.org.engineers(team.key)
+        self.account_ids = {p.email: p.jira_account_id for p in ctx.org.people}
+        self.lead_account = self.account_ids.get(team.lead_email)
         self.epics: list[tuple[str, datetime, date | None]] = []
         self.open_rows: list[Row] = []
         self.changes: dict[str, int] = {}
@@ -145,7 +156,7 @@ class _Planner:
                 {
                     "source_id": sid,
                     "team_key": team.key,
-                    "board": str(team.jira_board_id),
+                    "board": board_name(team),
                     "name": f"{team.key} Sprint {number}",
                     "goal": f"{team.name}: {self.rng.choice(_TOPICS)}",
                     "state": state,
@@ -203,8 +214,8 @@ class _Planner:
             self._transition(
                 row,
                 "Sprint",
-                ", ".join(row["sprint_source_ids"][:-1]),
-                ", ".join(row["sprint_source_ids"]),
+                ",".join(row["sprint_source_ids"][:-1]),
+                ",".join(row["sprint_source_ids"]),
                 begin - timedelta(hours=1),
             )
             self._progress(row, begin, end, state, carried=True)
@@ -256,7 +267,9 @@ class _Planner:
             "status": "To Do",
             "status_category": "new",
             "priority": rng.choices(["Highest", "High", "Medium", "Low"], weights=[1, 3, 6, 2])[0],
-            "assignee": assignee.email if assignee and (sprints or rng.random() < 0.3) else None,
+            "assignee": assignee.jira_account_id
+            if assignee and (sprints or rng.random() < 0.3)
+            else None,
             "team_key": self.team.key,
             "project": self.team.key,
             "epic_key": epic,
@@ -282,13 +295,13 @@ class _Planner:
         self.changes[row["key"]] = seq
         self.out.ticket_transition.append(
             {
-                "source_id": f"{row['source_id']}-{seq}",
+                "source_id": f"{row['source_id']}-{seq}:{fieldname}",
                 "ticket_key": row["key"],
                 "field": fieldname,
                 "from_value": old,
                 "to_value": new,
                 "at": moment,
-                "author": row["assignee"] or self.team.lead_email,
+                "author": row["assignee"] or self.lead_account,
             }
         )
         row["updated_at"] = max(row["updated_at"], moment)

@@ -8,6 +8,10 @@ Planted storylines:
   apart from checkout-service's moderate burn during its incident;
 - on-call: weekly rotations (level 1 primary, level 2 secondary) from the start of history to four
   weeks ahead, plus two overrides.
+
+Rows follow what the vendors serve back: automatic PagerDuty log entries (trigger, escalation
+assign) have the incident's service as their actor; a postmortem link is a note on the
+incident's timeline ("Postmortem: <url>"); an SLO's tags carry `sli:<type>` as Datadog's do.
 """
 
 from __future__ import annotations
@@ -213,23 +217,27 @@ def _incident_ids(ctx: Ctx, number: int) -> tuple[str, str]:
     return f"INC-{number}", pd_id(stream(ctx.seed, "incident-id", number))
 
 
+def _postmortems(incidents: list[_Incident]) -> dict[int, str]:
+    """Postmortem URL by incident number: every resolved SEV-1/2 but the latest has one."""
+    major = [
+        number
+        for number, inc in enumerate(incidents, start=1)
+        if inc.resolved and inc.severity in ("SEV-1", "SEV-2")
+    ]
+    return {
+        number: f"https://acme.atlassian.net/wiki/spaces/PM/pages/{700000 + number}"
+        for number in major[:-1]
+    }
+
+
 def incident_rows(ctx: Ctx) -> Iterator[Row]:
     """Rows of `incident` (source_id: PagerDuty id; key: INC-<incident_number>)."""
     incidents = _incidents(ctx)
-    last_major = max(
-        (
-            i
-            for i, inc in enumerate(incidents)
-            if inc.resolved and inc.severity in ("SEV-1", "SEV-2")
-        ),
-        default=-1,
-    )
+    postmortems = _postmortems(incidents)
     for number, incident in enumerate(incidents, start=1):
         key, source_id = _incident_ids(ctx, 1000 + number)
         major = incident.severity in ("SEV-1", "SEV-2")
-        postmortem = None
-        if major and incident.resolved and number - 1 != last_major:
-            postmortem = f"https://acme.atlassian.net/wiki/spaces/PM/pages/{700000 + number}"
+        postmortem = postmortems.get(number)
         yield {
             "source_id": source_id,
             "key": key,
@@ -251,20 +259,22 @@ def incident_rows(ctx: Ctx) -> Iterator[Row]:
 
 def incident_event_rows(ctx: Ctx) -> Iterator[Row]:
     """Rows of `incident_event`: the PagerDuty log entries of every incident."""
-    for number, incident in enumerate(_incidents(ctx), start=1):
+    incidents = _incidents(ctx)
+    postmortems = _postmortems(incidents)
+    for number, incident in enumerate(incidents, start=1):
         key, _ = _incident_ids(ctx, 1000 + number)
         rng = stream(ctx.seed, "incident-log", number)
         events: list[tuple[datetime, str, str | None, str]] = [
             (
                 incident.triggered,
                 "trigger",
-                None,
+                incident.service,
                 f"Triggered by Datadog monitor on {incident.service}",
             ),
             (
                 incident.triggered + timedelta(seconds=5),
                 "assign",
-                None,
+                incident.service,
                 f"Assigned to {incident.assignee.name} (level 1)",
             ),
         ]
@@ -315,6 +325,15 @@ def incident_event_rows(ctx: Ctx) -> Iterator[Row]:
             events.append(
                 (incident.resolved, "resolve", incident.assignee.email, f"Resolved: {how}")
             )
+        if number in postmortems and incident.resolved:
+            events.append(
+                (
+                    max(incident.resolved, min(incident.resolved + timedelta(days=2), ctx.now)),
+                    "note",
+                    incident.assignee.email,
+                    f"Postmortem: {postmortems[number]}",
+                )
+            )
         for moment, kind, actor, summary in events:
             yield {
                 "source_id": pd_id(rng, "R", 13),
@@ -357,7 +376,7 @@ def slo_rows(ctx: Ctx) -> Iterator[Row]:
             "target": target,
             "window_days": 30,
             "sli_type": sli_type,
-            "tags": [f"service:{service}", f"team:{team}", "env:production"],
+            "tags": [f"service:{service}", f"team:{team}", "env:production", f"sli:{sli_type}"],
         }
 
 
@@ -402,7 +421,7 @@ def sli_rows(ctx: Ctx) -> Iterator[Row]:
                     error_rate = 0.025 + 0.01 * (1 - hours_before / 3) * unit(key, 5, step)
             good = total - round(total * error_rate)
             yield {
-                "source_id": f"{slo_id}:{int(moment.timestamp())}",
+                "source_id": f"{slo_id}:{int(moment.timestamp()) * 1000}",  # epoch ms
                 "slo_source_id": slo_id,
                 "at": moment,
                 "good": float(good),

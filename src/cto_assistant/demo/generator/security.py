@@ -6,6 +6,12 @@ Planted storylines:
   staging) and one in auth-service; every other critical was first seen earlier;
 - access: the departed SRE still holds AWS AdministratorAccess; two active admins lack MFA;
 - compliance: mostly passing, with six named failing controls whose evidence names the subjects.
+
+Rows follow what the vendors serve back: a Snyk finding set aside is `ignored` (Dependabot's is
+`dismissed`); PagerDuty grants carry account roles (owner, admin, user); KEV advisories are
+the catalogue's entries (dateAdded at midnight, no EPSS or severity, NVD link); OSV advisories
+are keyed "osv:<id>"; every CVE a finding or advisory names has an "epss:<CVE>" advisory as the
+FIRST EPSS feed gives it (score, percentile among the served scores, score date = today).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from cto_assistant.demo.generator import catalog
 from cto_assistant.demo.generator.common import (
@@ -96,7 +102,7 @@ PLANTED = [
         0.034,
         "none",
         5.3,
-        ("dependabot",),
+        ("snyk", "dependabot"),
     ),
 ]
 
@@ -177,12 +183,14 @@ class _Builder:
         self.ctx = ctx
         self.out = Security()
         self.dependabot_numbers: dict[str, int] = {}
+        self.epss: dict[str, float] = {}  # CVE → score, first seen wins
         self.year = ctx.today.year
 
     def run(self) -> Security:
         self._dependencies_and_findings()
         self._planted()
         self._advisories()
+        self._epss()
         self._access()
         self._controls()
         return self.out
@@ -243,7 +251,8 @@ class _Builder:
                     and rng.random() < 0.5
                 ):
                     scanners.append("dependabot")
-                epss = rng.uniform(0.4, 0.97) if kev else rng.uniform(0.0004, 0.15)
+                drawn = rng.uniform(0.4, 0.97) if kev else rng.uniform(0.0004, 0.15)
+                epss = self.epss.setdefault(cve, round(drawn, 4))  # EPSS scores a CVE, once
                 maturity = "mature" if kev else rng.choice(["none", "none", "poc"])
                 for scanner in scanners:
                     self._finding(
@@ -302,6 +311,8 @@ class _Builder:
             seen = first_seen + timedelta(hours=rng.uniform(0.5, 20))
             if seen > self.ctx.now:
                 seen = first_seen
+        if scanner == "snyk" and state == "dismissed":
+            state = "ignored"  # Snyk's word for a finding set aside
         self.out.vulnerability.append(
             {
                 "source_id": source_id,
@@ -412,14 +423,32 @@ class _Builder:
         severity: str | None,
     ) -> None:
         published = min(published, self.ctx.now - timedelta(hours=1))
-        url = (
-            f"https://www.cisa.gov/known-exploited-vulnerabilities-catalog?search={cve}"
-            if feed == "kev"
-            else f"https://osv.dev/vulnerability/{source_id}"
-        )
+        if epss is not None:
+            self.epss.setdefault(cve, round(epss, 4))
+        if feed == "kev":  # the catalogue has a date added, no EPSS, no severity
+            self.out.advisory.append(
+                {
+                    "source_id": source_id,
+                    "feed": feed,
+                    "title": title,
+                    "summary": f"{title}. {cve}. (Acme Cloud demo data)",
+                    "published": datetime.combine(published.date(), time(0), tzinfo=UTC),
+                    "modified": None,
+                    "cve_ids": [cve],
+                    "affected": affected,
+                    "vendor_project": vendor,
+                    "product": product,
+                    "kev": True,
+                    "epss": None,
+                    "severity": None,
+                    "url": f"https://nvd.nist.gov/vuln/detail/{cve}",
+                }
+            )
+            return
+        osv_id = source_id.removeprefix("osv:")
         self.out.advisory.append(
             {
-                "source_id": source_id,
+                "source_id": f"osv:{osv_id}",
                 "feed": feed,
                 "title": title,
                 "summary": f"{title}. {cve}. (Acme Cloud demo data)",
@@ -430,11 +459,41 @@ class _Builder:
                 "vendor_project": vendor,
                 "product": product,
                 "kev": kev,
-                "epss": round(epss, 4) if epss is not None else None,
+                "epss": None,
                 "severity": severity,
-                "url": url,
+                "url": f"https://osv.dev/vulnerability/{osv_id}",
             }
         )
+
+    def _epss(self) -> None:
+        """One "epss:<CVE>" advisory per scored CVE, as the EPSS feed and its connector give it."""
+        for vuln in self.out.vulnerability:
+            if vuln["epss"] is not None:
+                for cve in vuln["cve_ids"]:
+                    self.epss.setdefault(cve, vuln["epss"])
+        ranked = sorted(self.epss.values())
+        day = self.ctx.today
+        published = datetime.combine(day, time(0), tzinfo=UTC)
+        for cve, score in sorted(self.epss.items()):
+            percentile = sum(1 for x in ranked if x <= score) / len(ranked)
+            self.out.advisory.append(
+                {
+                    "source_id": f"epss:{cve}",
+                    "feed": "epss",
+                    "title": f"EPSS {cve}",
+                    "summary": f"EPSS {score:.5f} (percentile {percentile:.5f}) on {day}",
+                    "published": published,
+                    "modified": published,
+                    "cve_ids": [cve],
+                    "affected": [],
+                    "vendor_project": None,
+                    "product": None,
+                    "kev": False,
+                    "epss": score,
+                    "severity": None,
+                    "url": f"https://api.first.org/data/v1/epss?cve={cve}",
+                }
+            )
 
     def _advisories(self) -> None:
         ctx = self.ctx
@@ -548,7 +607,7 @@ class _Builder:
             privileged: bool,
             mfa: bool | None,
             last_used: datetime | None,
-            granted: datetime,
+            granted: datetime | None,
             key_created: datetime | None = None,
         ) -> None:
             self.out.access_grant.append(
@@ -688,25 +747,26 @@ class _Builder:
                 recent,
                 granted,
             )
-            if person.team_key is not None:
-                pd_role = (
-                    "admin"
-                    if lead and person.team_key == "SRE"
-                    else "manager"
-                    if lead
-                    else "responder"
-                )
-                grant(
-                    "pagerduty",
-                    person.pagerduty_id,
-                    "user",
-                    person.email,
-                    pd_role,
-                    pd_role == "admin",
-                    True,
-                    recent,
-                    granted,
-                )
+            # PagerDuty account roles (team roles such as manager/responder are not account
+            # roles); the users API carries neither MFA nor last use nor a grant date.
+            pd_role = (
+                "owner"
+                if person.role == "Chief Technology Officer"
+                else "admin"
+                if lead and person.team_key == "SRE"
+                else "user"
+            )
+            grant(
+                "pagerduty",
+                person.pagerduty_id,
+                "user",
+                person.email,
+                pd_role,
+                pd_role in ("admin", "owner"),
+                None,
+                None,
+                None,
+            )
         # machine identities: privileged, but no MFA applies to them
         grant(
             "aws",

@@ -3,7 +3,8 @@
 `POST /` with `X-Amz-Target: AWSInsightsIndexService.<Operation>` and a JSON body, as boto3
 sends it: GetCostAndUsage (DAILY/MONTHLY, Metrics, up to two GroupBy of DIMENSION
 SERVICE/REGION/LINKED_ACCOUNT/USAGE_TYPE or TAG, Filter with Dimensions/Tags/And, paged with
-NextPageToken), GetCostForecast, GetAnomalies, GetRightsizingRecommendation and
+NextPageToken), GetCostForecast (the world's `cost_forecast` row for that metric and period
+when there is one), GetAnomalies, GetRightsizingRecommendation and
 GetSavingsPlansPurchaseRecommendation, from the world's `cost_daily` (provider aws),
 `cost_anomaly` (detector aws) and `cost_recommendation` rows.
 
@@ -226,26 +227,34 @@ def _paged(results: list[dict[str, Any]], body: dict[str, Any], page_size: int) 
     return response
 
 
-def forecast(index: CostIndex, body: dict[str, Any]) -> dict[str, Any]:
-    """GetCostForecast: the mean of the 14 days before Start, times the days forecast."""
+def forecast(
+    index: CostIndex, body: dict[str, Any], planned: dict[tuple[str, str, str], Row] | None = None
+) -> dict[str, Any]:
+    """GetCostForecast: the world's `cost_forecast` row for this metric and period when there
+    is one, else the mean of the 14 days before Start times the days forecast (±10%)."""
     start = date.fromisoformat(body["TimePeriod"]["Start"])
     end = date.fromisoformat(body["TimePeriod"]["End"])
     field = "amortized" if "AMORTIZED" in body["Metric"] else "unblended"
-    history = [
-        sum(float(r[f"{field}_cost"]) for r in index.by_day.get(start - timedelta(days=d), ()))
-        for d in range(1, 15)
-    ]
-    daily = sum(history) / len(history)
-    days = (end - start).days
-    mean = daily * days
+    row = (planned or {}).get((field, start.isoformat(), end.isoformat()))
+    if row is not None:
+        mean = float(row["amount"])
+        lower = float(row["lower"] if row.get("lower") is not None else mean * 0.9)
+        upper = float(row["upper"] if row.get("upper") is not None else mean * 1.1)
+    else:
+        history = [
+            sum(float(r[f"{field}_cost"]) for r in index.by_day.get(start - timedelta(days=d), ()))
+            for d in range(1, 15)
+        ]
+        mean = sum(history) / len(history) * (end - start).days
+        lower, upper = mean * 0.9, mean * 1.1
     return {
         "Total": {"Amount": _money(mean), "Unit": "USD"},
         "ForecastResultsByTime": [
             {
                 "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
                 "MeanValue": _money(mean),
-                "PredictionIntervalLowerBound": _money(mean * 0.9),
-                "PredictionIntervalUpperBound": _money(mean * 1.1),
+                "PredictionIntervalLowerBound": _money(lower),
+                "PredictionIntervalUpperBound": _money(upper),
             }
         ],
     }
@@ -393,6 +402,11 @@ def make_app(
         key=lambda a: (a["AnomalyStartDate"], a["AnomalyId"]),
     )
     recommendations = list(world.rows("cost_recommendation"))
+    planned = {
+        (str(r["metric"]), str(r["period_start"]), str(r["period_end"])): r
+        for r in world.rows("cost_forecast")
+        if r.get("provider", "aws") == "aws"
+    }
     rightsizing = [rightsizing_object(r) for r in recommendations if r["kind"] == "rightsizing"]
     plans = [savings_plan_detail(r) for r in recommendations if r["kind"] == "savings_plan"]
     today = world.today
@@ -419,7 +433,7 @@ def make_app(
         if operation == "GetCostAndUsage":
             result = cost_and_usage(index, body, today, page_size)
         elif operation == "GetCostForecast":
-            result = forecast(index, body)
+            result = forecast(index, body, planned)
         elif operation == "GetAnomalies":
             start = body["DateInterval"]["StartDate"]
             end = body["DateInterval"].get("EndDate", "9999-12-31")
