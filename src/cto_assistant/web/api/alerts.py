@@ -1,0 +1,49 @@
+"""Alerts and reports: `/api/alerts` (the `alerts` tool), `/api/reports` (stored briefs)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from sqlalchemy.orm import Session
+
+from cto_assistant.reports.store import MEDIA_TYPES, get_report, list_reports, render, report_view
+from cto_assistant.tools.base import ToolContext, call_tool
+from cto_assistant.web.api.dashboard import db_session, tool_context
+
+router = APIRouter(tags=["alerts"])
+
+
+@router.get("/alerts")
+def alerts(
+    open: bool = Query(True, description="Only open alerts."),
+    severity: Literal["info", "warning", "critical"] | None = Query(None),
+    domain: Literal["delivery", "security", "operations", "data"] | None = Query(None),
+    ctx: ToolContext = Depends(tool_context),
+) -> dict[str, Any]:
+    """Early-warning alerts with their reasons (the `alerts` tool's envelope)."""
+    arguments = {"open": open, "severity": severity, "domain": domain}
+    return call_tool("alerts", ctx, arguments).payload()
+
+
+@router.get("/reports")
+def reports(session: Session = Depends(db_session)) -> dict[str, Any]:
+    """Stored reports, newest first (metadata only)."""
+    return {"reports": [report_view(r) for r in list_reports(session=session)]}
+
+
+@router.get("/reports/{report_id}")
+def report(
+    report_id: int,
+    format: Literal["md", "html", "pdf"] = Query("html"),
+    session: Session = Depends(db_session),
+) -> Response:
+    """One stored report as Markdown, HTML (inline SVG charts) or PDF."""
+    found = get_report(session=session, report_id=report_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail="no such report")
+    headers = {}
+    if format == "pdf":
+        name = f"weekly-brief-{found.period_end.isoformat()}.pdf"
+        headers["Content-Disposition"] = f'inline; filename="{name}"'
+    return Response(render(found, format), media_type=MEDIA_TYPES[format], headers=headers)
