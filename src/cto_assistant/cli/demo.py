@@ -73,6 +73,7 @@ def register(app: typer.Typer) -> None:
                 scale=chosen_scale,  # type: ignore[arg-type]
                 progress=RichSyncProgress(progress),
                 on_phase=on_phase,
+                separate_process=True,
             )
             for task in phases.values():
                 progress.update(task, state="[green]done[/]", total=1, completed=1)
@@ -81,7 +82,8 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"Acme Cloud (seed {seed}, today {run.world.today}, {chosen_scale}): "
             f"{records:,} records from {len(run.settings.sources)} sources, "
-            f"{run.sandbox.request_count():,} requests, {time.perf_counter() - started:.1f} s."
+            f"{sum(r.requests for r in run.results):,} requests, "
+            f"{time.perf_counter() - started:.1f} s."
         )
         for result in failed:
             console.print(f"[red]{result.source}/{result.stream} failed:[/] {result.error}")

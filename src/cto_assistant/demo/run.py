@@ -15,7 +15,13 @@ from typing import Any
 from cto_assistant.accounts import ensure_demo_user
 from cto_assistant.connectors.registry import configured_connectors
 from cto_assistant.demo.exports import write_catalog, write_focus_exports
-from cto_assistant.demo.sandbox import Sandbox, start_sandbox
+from cto_assistant.demo.sandbox import (
+    Sandbox,
+    ServedProcess,
+    sandbox_sources,
+    start_sandbox,
+    start_sandbox_process,
+)
 from cto_assistant.demo.simulators.common import ServedApp
 from cto_assistant.demo.world import Scale, World, build_world
 from cto_assistant.settings import Settings
@@ -28,8 +34,8 @@ class DemoRun:
     """A prepared demo: the world, its running sandbox, the settings pointing at it, the store."""
 
     world: World
-    sandbox: Sandbox
-    served: ServedApp
+    sandbox: Sandbox | None  # None when the simulators run in a child process
+    served: ServedApp | ServedProcess
     settings: Settings
     store: Store
     results: list[StreamRunResult]
@@ -67,8 +73,13 @@ def prepare_demo(
     sandbox_port: int = 0,
     progress: SyncProgress | None = None,
     on_phase: Any = None,
+    separate_process: bool = False,
 ) -> DemoRun:
-    """Build the world, serve it, sync it into a fresh demo store and create the demo user."""
+    """Build the world, serve it, sync it into a fresh demo store and create the demo user.
+
+    With `separate_process` the simulators run in a child process, so the vendors' work and the
+    sync each get a core (what `cto demo` does); tests keep them in-process to inspect them.
+    """
 
     def phase(name: str) -> None:
         if on_phase is not None:
@@ -77,13 +88,18 @@ def prepare_demo(
     phase("Building Acme Cloud")
     world = build_world(seed=seed, today=today, scale=scale)
     phase("Starting vendor simulators")
-    sandbox, served = start_sandbox(world, port=sandbox_port)
+    sandbox: Sandbox | None = None
+    served: ServedApp | ServedProcess
+    if separate_process:
+        served = start_sandbox_process(world, port=sandbox_port)
+    else:
+        sandbox, served = start_sandbox(world, port=sandbox_port)
     url = demo_database_url(base)
     fresh_sqlite(url)
     catalog = write_catalog(world, base.data_dir / "demo-exports" / "catalog.json")
     sources = {
         "catalog": {"kind": "catalog", "path": str(catalog)},
-        **sandbox.sources(served.base_url),
+        **sandbox_sources(world, served.base_url),
     }
     exports = write_focus_exports(world, base.data_dir / "demo-exports")
     if exports:

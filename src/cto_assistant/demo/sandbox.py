@@ -9,8 +9,12 @@ The demo credentials below are the simulators' own fixed values — not secrets 
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from fastapi import FastAPI
@@ -52,6 +56,25 @@ def _jira(url: str, world: World) -> dict[str, Section]:
             "token": "acme-jira-demo-token",
         }
     }
+
+
+def _github(url: str, world: World) -> dict[str, Section]:
+    from cto_assistant.demo.simulators import github
+
+    org = (world.extras.get("github") or {}).get("org", "acme")
+    # Acme's deploys run in Actions (workflow_runs) or in GitLab/Jenkins/CircleCI, which also
+    # mirror them as GitHub deployments: syncing `deployments` too would count them twice.
+    streams = [
+        "repositories",
+        "pull_requests",
+        "workflow_runs",
+        "dependabot_alerts",
+        "code_scanning_alerts",
+        "sbom",
+        "members",
+    ]
+    section = {"kind": "github", "base_url": url, "token": github.DEMO_TOKEN, "org": org}
+    return {"github": {**section, "streams": streams}}
 
 
 def _gitlab(url: str, world: World) -> dict[str, Section]:
@@ -185,6 +208,7 @@ def _no_source(url: str, world: World) -> dict[str, Section]:
 
 VENDORS: tuple[SimulatedVendor, ...] = (
     SimulatedVendor("jira", "cto_assistant.demo.simulators.jira", _jira),
+    SimulatedVendor("github", "cto_assistant.demo.simulators.github", _github),
     SimulatedVendor("gitlab", "cto_assistant.demo.simulators.gitlab", _gitlab),
     SimulatedVendor("jenkins", "cto_assistant.demo.simulators.jenkins", _jenkins),
     SimulatedVendor("circleci", "cto_assistant.demo.simulators.circleci", _circleci),
@@ -211,15 +235,21 @@ class Sandbox:
 
     def sources(self, base_url: str) -> dict[str, Section]:
         """The `[sources.*]` sections that point the real connectors at this sandbox."""
-        sections: dict[str, Section] = {}
-        for vendor in self.vendors:
-            url = f"{base_url.rstrip('/')}/{vendor.prefix}"
-            sections.update(vendor.sections(url, self.world))
-        return sections
+        return sandbox_sources(self.world, base_url, vendors=self.vendors)
 
     def request_count(self) -> int:
         """Requests served by every simulator so far."""
         return sum(len(state.requests) for state in self.states.values())
+
+
+def sandbox_sources(
+    world: World, base_url: str, *, vendors: tuple[SimulatedVendor, ...] = VENDORS
+) -> dict[str, Section]:
+    """The `[sources.*]` sections for a sandbox of `world` served at `base_url`."""
+    sections: dict[str, Section] = {}
+    for vendor in vendors:
+        sections.update(vendor.sections(f"{base_url.rstrip('/')}/{vendor.prefix}", world))
+    return sections
 
 
 def build_sandbox(world: World, *, vendors: tuple[SimulatedVendor, ...] = VENDORS) -> Sandbox:
@@ -242,6 +272,49 @@ def start_sandbox(world: World, *, port: int = 0) -> tuple[Sandbox, ServedApp]:
     """Build the sandbox and serve it on a loopback port (0: any free one)."""
     sandbox = build_sandbox(world)
     return sandbox, serve(sandbox.app, port=port)
+
+
+@dataclass
+class ServedProcess:
+    """The sandbox served by a child process (the vendors' CPU work on its own core)."""
+
+    base_url: str
+    process: BaseProcess
+
+    def stop(self) -> None:
+        """Terminate the child and wait for it."""
+        self.process.terminate()
+        self.process.join(timeout=10)
+
+
+def _serve_in_child(seed: int, today: date, scale: str, port: int, conn: Connection) -> None:
+    """Child process: build the same world, serve its sandbox, report the URL, serve forever."""
+    from cto_assistant.demo.world import build_world
+
+    world = build_world(seed=seed, today=today, scale=scale)  # type: ignore[arg-type]
+    _sandbox, served = start_sandbox(world, port=port)
+    conn.send(served.base_url)
+    conn.close()
+    served.thread.join()
+
+
+def start_sandbox_process(world: World, *, port: int = 0, timeout: float = 600.0) -> ServedProcess:
+    """Serve the sandbox of a generated world from a child process (same seed, today, scale)."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_serve_in_child,
+        args=(world.seed, world.today, world.scale, port, child),
+        name="cto-sandbox",
+        daemon=True,
+    )
+    process.start()
+    child.close()
+    if not parent.poll(timeout):
+        process.terminate()
+        raise RuntimeError("the vendor sandbox did not start in time")
+    base_url: str = parent.recv()
+    return ServedProcess(base_url=base_url, process=process)
 
 
 def sources_toml(sections: dict[str, Section]) -> str:

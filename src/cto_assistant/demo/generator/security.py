@@ -17,6 +17,7 @@ FIRST EPSS feed gives it (score, percentile among the served scores, score date 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -446,6 +447,13 @@ class _Builder:
             )
             return
         osv_id = source_id.removeprefix("osv:")
+        # One OSV record per advisory id, listing every affected package (as OSV serves it).
+        base = re.match(r"GHSA(-[0-9a-z]{4}){3}", osv_id)
+        osv_id = base.group(0) if base else osv_id
+        for existing in self.out.advisory:
+            if existing["source_id"] == f"osv:{osv_id}":
+                existing["affected"] = [*existing["affected"], *affected]
+                return
         self.out.advisory.append(
             {
                 "source_id": f"osv:{osv_id}",
