@@ -719,3 +719,29 @@ def test_real_github_alerts_dedupe_with_snyk_across_sources() -> None:
         "10.0.1",
     )
     assert item.state == "open"  # Snyk ignores it, Dependabot still reports it open
+
+
+def test_a_leaver_is_a_leaver_if_any_source_says_so(sqlite_store: Store) -> None:
+    from cto_assistant.store.queries.security import people
+
+    base = {"name": "Omar Singh", "email": "Omar.Singh@acme.example"}
+    with sqlite_store.session() as session:
+        upsert(
+            session,
+            "person",
+            [
+                {
+                    "source": "catalog",
+                    "source_id": "o",
+                    **base,
+                    "active": False,
+                    "left_at": date(2026, 1, 31),
+                }
+            ],
+        )
+        upsert(
+            session, "person", [{"source": "pagerduty", "source_id": "P1", **base, "active": True}]
+        )
+        [omar] = people(session=session)
+    assert omar.email == "omar.singh@acme.example"
+    assert omar.active is False and omar.left_at == date(2026, 1, 31)

@@ -379,13 +379,30 @@ def access_grants(*, session: Session, systems: Sequence[str] | None = None) -> 
 
 
 def people(*, session: Session) -> list[PersonStatus]:
-    """Everyone the store knows, with whether they still work here."""
-    return [
-        PersonStatus(
-            email=r.email, name=r.name, active=bool(r.active), left_at=r.left_at, team=r.team_key
+    """Everyone the store knows, one entry per e-mail, with whether they still work here.
+
+    Several sources describe the same person (HR roster, catalog, PagerDuty, GitHub); a leaver
+    is a leaver if ANY of them says so — a tool that still lists a departed user as active is
+    exactly the gap the access audit exists to find.
+    """
+    merged: dict[str, PersonStatus] = {}
+    for r in session.scalars(sa.select(Person).order_by(Person.id)):
+        email = r.email.lower()
+        seen = merged.get(email)
+        if seen is None:
+            merged[email] = PersonStatus(
+                email=email, name=r.name, active=bool(r.active), left_at=r.left_at, team=r.team_key
+            )
+            continue
+        left = [d for d in (seen.left_at, r.left_at) if d is not None]
+        merged[email] = PersonStatus(
+            email=email,
+            name=seen.name or r.name,
+            active=seen.active and bool(r.active),
+            left_at=min(left) if left else None,
+            team=seen.team or r.team_key,
         )
-        for r in session.scalars(sa.select(Person))
-    ]
+    return list(merged.values())
 
 
 def access_snapshots(*, session: Session) -> list[tuple[datetime, list[SnapshotEntry]]]:
