@@ -1,0 +1,11 @@
+"""Queue mode: sync jobs on Dramatiq over Redis, run by `cto worker` processes.
+
+    cto scheduler --(source, stream) jobs--> Redis --> M x `cto worker` --> PostgreSQL
+                                                                  N x `cto serve` --^
+
+Embedded mode (no `CTO_QUEUE_URL`) does not import this package: `cto serve` syncs in-process.
+`queue.py` holds the broker, the actor and the job; `locks.py` the per-stream lock; `runner.py`
+the worker and scheduler loops. docs/DEPLOYMENT.md describes the topology.
+"""
+
+from __future__ import annotations
