@@ -97,6 +97,10 @@ def test_last_months_spend_by_service(demo: DemoRun) -> None:
     }
     assert reply.result is not None and reply.result.status is ToolStatus.OK
     assert reply.answer.text.startswith("$") and "AWS Cost Explorer, just now" in reply.answer.text
+    lines = reply.result.data["report"]["lines"]
+    assert reply.answer.table == lines[:10]  # the breakdown, found under data["report"]
+    assert reply.answer.columns[:2] == ["key", "amount"]
+    assert "| key | amount |" in reply.answer.text
 
 
 def test_who_is_on_call_for_platform_now(demo: DemoRun) -> None:

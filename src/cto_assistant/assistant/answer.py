@@ -91,16 +91,73 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
+TABLE_KEYS = (
+    "lines",
+    "groups",
+    "rows",
+    "items",
+    "results",
+    "passages",
+    "breakdown",
+    "alerts",
+    "events",
+    "findings",
+    "vulnerabilities",
+    "incidents",
+    "controls",
+    "services",
+    "teams",
+    "documents",
+)
+"""Keys that usually hold a result's main list (preferred over other lists at the same depth)."""
+LONG_TEXT = 160
+
+
+def _rows(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(r, dict) for r in value)
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    first = rows[0]
+    scalar = [k for k, v in first.items() if _scalar(v)]
+    short = [k for k in scalar if not (isinstance(first[k], str) and len(first[k]) > LONG_TEXT)]
+    return (short or scalar)[:MAX_COLUMNS]
+
+
 def find_table(data: Any) -> tuple[list[dict[str, Any]], list[str]] | None:
-    """The first list of records in the data (top level or one level down) and its columns."""
-    candidates: list[Any] = [data]
+    """The main list of records in the data (up to two levels down) and its columns.
+
+    Shallower lists win; at the same depth a well-known key ("lines", "results", "alerts" …)
+    wins over the others, then the order of the data. So cloud_spend's `report.lines` is found
+    under `report`, and an alerts result's `alerts` at the top.
+    """
+    found: list[tuple[int, int, int, list[dict[str, Any]]]] = []
+    if _rows(data):
+        found.append((0, 0, 0, data))
     if isinstance(data, dict):
-        candidates += [v for k, v in data.items() if k not in DRIVER_KEYS]
-    for value in candidates:
-        if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
-            columns = [k for k, v in value[0].items() if _scalar(v)][:MAX_COLUMNS]
-            if columns:
-                return value, columns
+        order = 0
+        for key, value in data.items():
+            if key in DRIVER_KEYS:
+                continue
+            order += 1
+            rank = TABLE_KEYS.index(key) if key in TABLE_KEYS else len(TABLE_KEYS)
+            if _rows(value):
+                found.append((1, rank, order, value))
+            elif isinstance(value, dict):
+                for inner_key, inner in value.items():
+                    order += 1
+                    if inner_key in DRIVER_KEYS or not _rows(inner):
+                        continue
+                    inner_rank = (
+                        TABLE_KEYS.index(inner_key)
+                        if inner_key in TABLE_KEYS
+                        else len(TABLE_KEYS)
+                    )
+                    found.append((2, inner_rank, order, inner))
+    for _, _, _, rows in sorted(found, key=lambda f: f[:3]):
+        columns = _columns(rows)
+        if columns:
+            return rows, columns
     return None
 
 
@@ -117,7 +174,7 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     head = "| " + " | ".join(c.replace("_", " ") for c in columns) + " |"
     rule = "|" + "|".join("---" for _ in columns) + "|"
     body = ["| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows[:MAX_ROWS]]
-    more = [f"\n…and {len(rows) - MAX_ROWS} more."] if len(rows) > MAX_ROWS else []
+    more = [f"\n…{len(rows) - MAX_ROWS} more."] if len(rows) > MAX_ROWS else []
     return "\n".join([head, rule, *body, *more])
 
 

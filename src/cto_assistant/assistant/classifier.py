@@ -30,8 +30,10 @@ PLACEHOLDER_KINDS = (
     "provider",
     "framework",
     "system",
+    "document",
     "incident",
     "time",
+    "query",
 )
 CUE_BONUS = 0.3
 STOPWORDS = frozenset(
@@ -80,6 +82,8 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
         r"\b(vulns?|vulnerabilit(y|ies|es)|vulnerabilties|cves?|security holes?|security bugs?)\b",
         "vulnerabilities",
     ),
+    (r"\bcriticals\b", "critical vulnerabilities"),  # "the criticals" are findings
+    (r"\bhighs\b", "high vulnerabilities"),
     (r"\b(on[- ]call|oncall|on call)\b", "oncall"),
     (r"\b(outages?|incidents|sevs?|sev[- ]?[1-5]s?|p[0-2] incidents?)\b", "incident"),
     (r"\b(spending|spent|spend|costs?|expenses?|expenditure|outlay)\b", "spend"),

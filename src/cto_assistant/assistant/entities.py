@@ -33,6 +33,7 @@ KINDS = (
     "provider",
     "framework",
     "system",
+    "document",
 )
 WEAK_WORDS = frozenset(
     {
@@ -88,6 +89,16 @@ REGION_EXTRA = {
     "europe-west1": ("belgium",),
 }
 SYSTEM_EXTRA = {"postgres:prod": ("postgres", "production database", "prod db", "prod database")}
+DOCUMENT_GENERIC = frozenset(
+    {
+        "the", "our", "a", "an", "this", "that", "latest", "new", "last", "recent", "current",
+        "report", "reports", "document", "documents", "doc", "docs", "file", "files", "pdf",
+        "deck", "paper", "slides", "presentation", "one", "of", "on", "about", "for", "and", "then", "instead", "please",
+        "pls", "it", "version", "diagram", "diagrams", "drawing", "spreadsheet", "sheet", "summary", "copy", "i", "meant", "mean", "yes", "no", "oh", "sorry",
+    }
+)  # fmt: skip
+"""Words that say "a document" without saying which (they only break ties between titles)."""
+MIN_DOCUMENT_SCORE = 0.6
 TOKEN = re.compile(r"[a-z0-9][a-z0-9_./:+-]*[a-z0-9]|[a-z0-9]")
 
 
@@ -244,7 +255,50 @@ class Catalog:
         for system in records.get("system", []):
             name = str(system)
             catalog.add(Entity("system", name, name), name, *SYSTEM_EXTRA.get(name, ()))
+        for row in records.get("document", []):
+            title = str(row["title"])
+            entity = Entity("document", title, title)
+            catalog.add(entity, title, weight=1.0 if len(tokens(normalise(title))) > 1 else 0.99)
+            source = str(row.get("source") or "").rsplit("/", 1)[-1]
+            if source:
+                stem = source.rsplit(".", 1)[0] if "." in source else source
+                catalog.add(entity, source, weight=0.95)
+                catalog.add(entity, re.sub(r"[-_.]+", " ", stem), weight=0.95)
         return catalog
+
+    def resolve_document(self, phrase: str) -> list[tuple[Entity, float]]:
+        """Documents a loose phrase may mean ("the security report"), best first, scored 0 to 1.
+
+        Every distinctive word of the phrase must be in the title or file name (typos allowed);
+        generic words ("report", "deck") only break ties.
+        """
+        words = tokens(normalise(phrase).replace("-", " ").replace("_", " "))
+        content = [w for w in words if w not in DOCUMENT_GENERIC]
+        generic = [w for w in words if w in DOCUMENT_GENERIC and len(w) > 3]
+        if not content:
+            content, generic = generic, []
+        if not content:
+            return []
+        ranked: list[tuple[Entity, float]] = []
+        for entity in self.of_kind("document"):
+            names = {
+                " ".join(key)
+                for key, hits in self.aliases.items()
+                if any(e == entity for e, _ in hits)
+            }
+            title_words = set(tokens(" ".join(names).replace("-", " ").replace("_", " ")))
+            matched = [max((_word_match(w, t) for t in title_words), default=0.0) for w in content]
+            if min(matched) < 0.8:
+                continue
+            score = sum(matched) / len(matched)
+            if generic:
+                hits = sum(1 for w in generic if w in title_words) / len(generic)
+                score = score * 0.9 + 0.1 * hits
+            else:
+                score *= 0.95
+            ranked.append((entity, round(min(score, 1.0), 3)))
+        ranked.sort(key=lambda c: (-c[1], c[0].value))
+        return [c for c in ranked if c[1] >= MIN_DOCUMENT_SCORE]
 
 
 def load_catalog(session: Session) -> Catalog:
@@ -297,6 +351,12 @@ def load_catalog(session: Session) -> Catalog:
     records["system"] = [
         s for s in session.scalars(sa.select(m.AccessGrant.system).distinct()) if s
     ]
+    records["document"] = [
+        {"title": t, "source": s}
+        for t, s in session.execute(
+            sa.select(m.Document.title, m.Document.source).order_by(m.Document.added_at.desc())
+        )
+    ]
     return Catalog.from_records(records)
 
 
@@ -315,6 +375,15 @@ TEAM_NAMES = {
 
 def _similar(a: str, b: str) -> float:
     return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _word_match(word: str, candidate: str) -> float:
+    """1 for the same word (or a plural of it), else the similarity of two long-enough words."""
+    if word == candidate or word.rstrip("s") == candidate.rstrip("s"):
+        return 1.0
+    if len(word) < 4 or len(candidate) < 4:
+        return 0.0
+    return _similar(word, candidate)
 
 
 def find_mentions(
