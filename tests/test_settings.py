@@ -146,3 +146,28 @@ def test_redacted_hides_every_secret() -> None:
     assert data["sources"]["jira"]["token_env"] == "JIRA_TOKEN"
     assert data["sources"]["jira"]["email"] == "a@b"
     assert "0123456789abcdef-secret" not in repr(settings)
+
+
+def test_webhook_urls_and_tokens_are_redacted() -> None:
+    settings = Settings(
+        watch={
+            "slack": {
+                "url": "https://hooks.slack.com/services/T0/B0/XYZ",
+                "min_severity": "warning",
+            },
+            "webhook": {"url": "https://hooks.example/in?token=abc", "secret": "s3cr3t"},
+            "base_url": "https://cto.example",
+        },
+        sources={
+            "jira": {
+                "base_url": "https://acme.atlassian.net",
+                "token": "t0k3n",
+                "token_env": "JIRA_TOKEN",
+            }
+        },
+    )
+    shown = str(settings.redacted())
+    for secret in ("XYZ", "token=abc", "s3cr3t", "t0k3n"):
+        assert secret not in shown
+    for kept in ("https://cto.example", "https://acme.atlassian.net", "JIRA_TOKEN", "warning"):
+        assert kept in shown

@@ -94,6 +94,41 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Per-source connector settings, `[sources.<name>]` with a `kind` key.",
     )
+    queue_url: str | None = Field(
+        default=None,
+        description="Redis URL of the sync job queue (e.g. redis://redis:6379/0). Unset: embedded "
+        "mode, `cto serve` syncs in-process. Set: `cto worker` processes run the syncs, "
+        "`cto scheduler` enqueues them and web processes never sync (docs/DEPLOYMENT.md).",
+    )
+    queue_namespace: str = Field(
+        default="cto",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Prefix of every Redis key the job queue uses (one per installation).",
+    )
+    queue_heartbeat_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A worker silent this long is presumed dead and its unfinished jobs are "
+        "handed to another worker.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that `/metrics` requires; unset: `/metrics` is open (it shows "
+        "only operational counters, no company data).",
+    )
+    watch: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Early-warning rules and notifiers, `[watch]`: per-rule thresholds under "
+        "`[watch.rules.<rule>]`, notifiers under `[watch.slack]`, `[watch.email]`, "
+        "`[watch.webhook]` (validated by `cto_assistant.watch.config.WatchConfig`).",
+    )
+    llm: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Optional LLM mode, `[llm]`: mode (router|auto|llm; default router, no "
+        "model), provider (openai|anthropic|openai_compatible), base_url, model, api_key or "
+        "api_key_env, and per-conversation token and cost budgets (validated by "
+        "`cto_assistant.assistant.llm.config.LLMConfig`).",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -123,6 +158,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"backend {url.get_backend_name()!r} is not supported (sqlite, postgresql)"
             )
+        return value
+
+    @field_validator("llm")
+    @classmethod
+    def _llm_section_is_valid(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from cto_assistant.assistant.llm.config import parse_llm_config
+
+        try:
+            parse_llm_config(value)
+        except ConfigError as exc:
+            raise ValueError(f"{exc.problem} ({exc.setting})") from None
         return value
 
     @model_validator(mode="after")
@@ -183,27 +229,55 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         data["secret_key"] = "**********" if self.secret_key else None
         data["demo_password"] = "**********" if self.demo_password else None
+        data["metrics_token"] = "**********" if self.metrics_token else None
+        data["queue_url"] = redact_url(self.queue_url)
         data["database_url"] = make_url(self.effective_database_url).render_as_string(
             hide_password=True
         )
         data["sources"] = {name: redact_mapping(section) for name, section in self.sources.items()}
+        data["llm"] = redact_mapping(self.llm)
+        data["watch"] = redact_mapping(self.watch)
         return data
 
 
 SECRET_WORDS = ("token", "secret", "password", "key", "credential", "auth")
 
 
-def redact_mapping(section: dict[str, Any]) -> dict[str, Any]:
-    """Replace the values of secret-looking keys with a fixed mask."""
+WEBHOOK_WORDS = ("webhook", "slack")
+
+
+def redact_mapping(section: dict[str, Any], *, urls_are_secret: bool = False) -> dict[str, Any]:
+    """Replace the values of secret-looking keys with a fixed mask.
+
+    Webhook URLs (Slack incoming webhooks, generic webhooks) carry their credential in the
+    URL itself, so inside a section named after a webhook every `url` is masked too.
+    """
     out: dict[str, Any] = {}
     for key, value in section.items():
+        lowered = key.lower()
+        secret_url = (urls_are_secret or "webhook" in lowered) and "url" in lowered
         if isinstance(value, dict):
-            out[key] = redact_mapping(value)
-        elif any(word in key.lower() for word in SECRET_WORDS) and not key.endswith("_env"):
+            nested = urls_are_secret or any(word in lowered for word in WEBHOOK_WORDS)
+            out[key] = redact_mapping(value, urls_are_secret=nested)
+        elif key.endswith("_env"):
+            out[key] = value
+        elif secret_url or any(word in lowered for word in SECRET_WORDS):
             out[key] = "**********" if value else value
         else:
             out[key] = value
     return out
+
+
+def redact_url(url: str | None) -> str | None:
+    """A URL with its password (if any) masked."""
+    if not url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:**********@{host}"
 
 
 def _demo_secret_key(data_dir: Path) -> SecretStr:

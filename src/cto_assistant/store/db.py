@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cto_assistant.errors import StoreError
 from cto_assistant.store.models import SOURCED_TABLES, Base
+from cto_assistant.store.rollup import mark_all_cost_dirty, mark_days_of_rows_dirty
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 UPSERT_CHUNK = 500
@@ -53,6 +55,14 @@ def alembic_config(url: str) -> AlembicConfig:
     return config
 
 
+@lru_cache(maxsize=1)
+def head_revisions() -> frozenset[str]:
+    """The head revision ids of our migrations (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+
+
 class Store:
     """One database: its engine, a session factory and the migration entry point."""
 
@@ -67,7 +77,9 @@ class Store:
         return self.engine.dialect.name
 
     def migrate(self) -> None:
-        """Apply every pending Alembic migration (idempotent)."""
+        """Apply every pending Alembic migration (idempotent; one query when already current)."""
+        if self.schema_is_current():
+            return
         try:
             with self.engine.begin() as connection:
                 config = alembic_config(self.url)
@@ -75,6 +87,17 @@ class Store:
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
             raise StoreError(f"migration failed: {exc.__class__.__name__}: {exc}") from exc
+
+    def schema_is_current(self) -> bool:
+        """Whether the database is at the head revision (read from alembic_version)."""
+        try:
+            with self.engine.connect() as connection:
+                found = set(
+                    connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
+                )
+        except SQLAlchemyError:
+            return False  # no version table yet: a fresh database
+        return bool(found) and found == head_revisions()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -146,6 +169,8 @@ def upsert(
     # One compiled statement, many parameter sets (executemany / insertmanyvalues).
     for start in range(0, len(batch), UPSERT_CHUNK):
         session.execute(statement, batch[start : start + UPSERT_CHUNK])
+    if table == "cost_daily":  # same transaction: the rollup is never trusted past these rows
+        mark_days_of_rows_dirty(session, (row.get("day") for row in batch))
     return len(batch)
 
 
@@ -179,6 +204,8 @@ def delete_where(session: Session, table: str, **equals: Any) -> int:
     model = SOURCED_TABLES[table]
     sa_table: sa.Table = model.__table__  # type: ignore[attr-defined]
     clauses = [sa_table.c[name] == value for name, value in equals.items()]
+    if table == "cost_daily":
+        mark_all_cost_dirty(session)
     result = session.execute(sa.delete(sa_table).where(*clauses))
     return int(getattr(result, "rowcount", 0) or 0)
 

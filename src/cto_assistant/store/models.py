@@ -387,7 +387,49 @@ class CostDaily(Sourced, Base):
     __table_args__ = (
         UniqueConstraint("source", "source_id", name="uq_cost_daily_source"),
         Index("ix_cost_daily_day_provider", "day", "provider"),
+        # Covering the per-day totals of a month (charts, projections) without the wide rows.
+        Index(
+            "ix_cost_daily_day_costs",
+            "day",
+            "provider",
+            "team",
+            "amortized_cost",
+            "unblended_cost",
+        ),
     )
+
+
+class CostRollup(Base):
+    """`cost_daily` summed per month or ISO week and slice key, rebuilt after cost writes."""
+
+    __tablename__ = "cost_rollup"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    grain: Mapped[str] = mapped_column(String(8))  # month, week
+    period_start: Mapped[date] = mapped_column(Date)  # 1st of the month / Monday of the week
+    provider: Mapped[str | None] = mapped_column(String(32))
+    account: Mapped[str | None] = mapped_column(String(128))
+    service: Mapped[str | None] = mapped_column(String(255))
+    region: Mapped[str | None] = mapped_column(String(64))
+    usage_type: Mapped[str | None] = mapped_column(String(255))
+    team: Mapped[str | None] = mapped_column(String(64))
+    project: Mapped[str | None] = mapped_column(String(128))
+    tags: Mapped[str | None] = mapped_column(Text)  # the JSON text of cost_daily.tags
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    amortized_cost: Mapped[float] = mapped_column(Float)
+    unblended_cost: Mapped[float] = mapped_column(Float)
+    rows: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_cost_rollup_grain_period", "grain", "period_start"),)
+
+
+class StoreState(Base):
+    """Named counters of the store: the data version, the cost_daily id the rollup covers."""
+
+    __tablename__ = "store_state"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Budget(Sourced, Base):

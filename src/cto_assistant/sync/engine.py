@@ -44,6 +44,7 @@ from cto_assistant.store import db
 from cto_assistant.store.db import Store
 from cto_assistant.store.models import SOURCED_TABLES, SyncCursor, SyncRun
 from cto_assistant.store.queries.security import evaluate_controls
+from cto_assistant.store.rollup import bump_data_version, mark_all_cost_dirty, refresh_cost_rollup
 from cto_assistant.sync.enrich import enrich_vulnerabilities, prepare_connector
 
 log = get_logger("sync")
@@ -181,6 +182,8 @@ class SyncEngine:
             with self.store.session() as session:
                 enrich_vulnerabilities(session)
                 evaluate_controls(session, self.now())
+                refresh_cost_rollup(session, at=self.now())
+                bump_data_version(session, at=self.now())
             from cto_assistant.watch.evaluate import (
                 after_sync,
             )  # watch reads tools, tools read sync
@@ -319,6 +322,8 @@ class SyncEngine:
         with self.store.session() as session:
             for table, keys in seen.items():
                 model = SOURCED_TABLES[table]
+                if table == "cost_daily":
+                    mark_all_cost_dirty(session)
                 stored = set(
                     session.scalars(sa.select(model.source_id).where(model.source == source))
                 )
@@ -452,6 +457,7 @@ def record_run(session: Session, result: StreamRunResult) -> None:
             error_kind=result.error_kind,
         )
     )
+    bump_data_version(session, at=result.finished_at)
 
 
 def load_cursor(session: Session, *, source: str, stream: str) -> str | None:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from cto_assistant.errors import CTOError
 from cto_assistant.settings import Settings
+from cto_assistant.tools.cache import ToolCache
 
 Domain = Literal["summary", "delivery", "security", "operations", "actions", "research"]
 
@@ -79,6 +80,7 @@ class ToolContext:
     now: datetime
     user: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    cache: ToolCache | None = None
 
     def sources_for(self, *tables: str) -> list[SourceRef]:
         """Freshness of the sources that fed rows into `tables` (from the run log)."""
@@ -90,7 +92,14 @@ class ToolContext:
         names: set[str] = set()
         for table in tables:
             model = SOURCED_TABLES[table]
-            names.update(self.session.scalars(sa.select(model.source).distinct()))
+            # DISTINCT as index hops on (source, source_id): one probe per source, never a scan.
+            last: str | None = None
+            while True:
+                after = [model.source > last] if last is not None else []
+                last = self.session.scalar(sa.select(sa.func.min(model.source)).where(*after))
+                if last is None:
+                    break
+                names.add(last)
         if not names:
             return []
         statuses = source_status(
@@ -177,9 +186,7 @@ def tool(*, domain: Domain, writes: bool = False) -> Callable[[ToolFunction], To
                 raise TypeError(f"tool {name}: argument {parameter.name} needs a type")
             default = ... if parameter.default is inspect.Parameter.empty else parameter.default
             fields[parameter.name] = (parameter.annotation, default)
-        model = create_model(
-            f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-        )
+        model = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
         model.__doc__ = doc.splitlines()[0]
         REGISTRY[name] = ToolSpec(
             name=name,
@@ -219,11 +226,20 @@ def call_tool(
             summary=f"Bad arguments for {name}: {problems}.",
             error=problems,
         )
+    values = parsed.model_dump()
+    cache = ctx.cache if ctx.cache is not None and ctx.cache.cacheable(spec) else None
+    key = cache.key(spec, ctx, values) if cache is not None else None
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
     try:
-        result = spec.function(ctx, **parsed.model_dump())
+        result = spec.function(ctx, **values)
     except CTOError as exc:
         return ToolResult(
             tool=name, status=ToolStatus.ERROR, summary=f"{name} failed: {exc}", error=str(exc)
         )
     result.tool = name
+    if cache is not None and result.status is not ToolStatus.ERROR:
+        cache.put(key, result)
     return result

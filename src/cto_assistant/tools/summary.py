@@ -449,6 +449,7 @@ def timeline(ctx: ToolContext, *, service: str | None = None, days: int = 14) ->
             })  # fmt: skip
 
     events.extend(_slo_burns(ctx, service))
+    events = [e for e in (_with_aware_time(e, ctx.now) for e in events) if e["at"] is not None]
     events.sort(key=lambda e: e["at"])
     for event in events:
         for key in ("at", "end"):
@@ -545,6 +546,16 @@ def timeline_chart(events: list[dict[str, Any]], *, title: str) -> dict[str, Any
     }
 
 
+def _with_aware_time(event: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """An event whose `at` is an aware datetime (sources hand over ISO text or naive times)."""
+    at = event.get("at")
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    if isinstance(at, datetime) and at.tzinfo is None:
+        at = at.replace(tzinfo=now.tzinfo)
+    return {**event, "at": at}
+
+
 def _slo_burns(ctx: ToolContext, service: str | None) -> list[dict[str, Any]]:
     """SLOs the reliability tool reports as burning, placed at the time of the report."""
     result = _run(ctx, "slo_status", **({"service": service} if service else {}))
@@ -552,8 +563,12 @@ def _slo_burns(ctx: ToolContext, service: str | None) -> list[dict[str, Any]]:
     for row in _rows(_payload(result), "slos", "items", "rows"):
         if row.get("status") not in ("burning", "breached", "at_risk"):
             continue
+        at = row.get("as_of") or ctx.now  # the JSON payload carries it as an ISO string
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+            at = at if at.tzinfo else at.replace(tzinfo=ctx.now.tzinfo)
         burning.append({
-            "kind": "slo_burn", "at": row.get("as_of") or ctx.now, "service": row.get("service"),
+            "kind": "slo_burn", "at": at, "service": row.get("service"),
             "title": f"SLO {row.get('name')} {row.get('status')}: {row.get('reason') or ''}".strip(),
             "severity": row.get("status"), "ref": row.get("name"), "url": None,
         })  # fmt: skip

@@ -17,7 +17,7 @@ from cto_assistant.logging import get_logger, register_secret
 from cto_assistant.settings import Settings
 from cto_assistant.store import Store, open_store
 from cto_assistant.sync.scheduler import build_scheduler
-from cto_assistant.web import events, health, pages
+from cto_assistant.web import events, health, metrics, pages
 from cto_assistant.web.api import build_api_router
 from cto_assistant.web.auth import NotAuthenticated, SessionManager, SignInLimiter
 from cto_assistant.web.middleware import RequestLogMiddleware, SecurityHeadersMiddleware
@@ -77,6 +77,7 @@ def create_app(
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
+    metrics.install(app, settings, active_store)  # outermost middleware: times whole requests
     app.include_router(build_api_router())
     app.include_router(pages.public)
     app.include_router(pages.signed_in)

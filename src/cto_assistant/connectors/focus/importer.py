@@ -32,6 +32,11 @@ from cto_assistant.connectors.focus.mapping import (
 from cto_assistant.errors import ImportFileError
 from cto_assistant.store.db import Store, utcnow
 from cto_assistant.store.models import CostDaily
+from cto_assistant.store.rollup import (
+    bump_data_version,
+    mark_days_of_rows_dirty,
+    refresh_cost_rollup,
+)
 
 INSERT_CHUNK = 5_000
 
@@ -139,12 +144,16 @@ def write_batch(store: Store, rows: list[dict[str, object]], *, path_key: str, s
     stamp = utcnow()
     for row in rows:
         row["synced_at"] = stamp
+    replaced = sa.and_(table.c.source == source, table.c.import_batch.like(f"{path_key}:%"))
     with store.session() as session:
-        deleted = session.execute(
-            sa.delete(table).where(
-                table.c.source == source, table.c.import_batch.like(f"{path_key}:%")
-            )
-        )
+        old_days = session.execute(
+            sa.select(sa.func.min(table.c.day), sa.func.max(table.c.day)).where(replaced)
+        ).one()
+        mark_days_of_rows_dirty(session, [*old_days, *(row.get("day") for row in rows)])
+        deleted = session.execute(sa.delete(table).where(replaced))
         for start in range(0, len(rows), INSERT_CHUNK):
             session.execute(sa.insert(table), rows[start : start + INSERT_CHUNK])
+    with store.session() as session:  # rebuild the rollup of the written months and weeks
+        refresh_cost_rollup(session, at=stamp)
+        bump_data_version(session, at=stamp)
     return int(getattr(deleted, "rowcount", 0) or 0)

@@ -28,6 +28,7 @@ from cto_assistant.store.models import (
     CostDaily,
     CostForecast,
     CostRecommendation,
+    CostRollup,
     Deployment,
     HostHealth,
     Incident,
@@ -43,6 +44,7 @@ from cto_assistant.store.models import (
 from cto_assistant.store.models import (
     SliPoint as SliPointRow,
 )
+from cto_assistant.store.rollup import PeriodPlan, cost_rollup_usable, plan_period
 
 CostType = Literal["amortized", "unblended"]
 COST_DIMENSIONS = ("service", "region", "account", "usage_type", "team", "project", "provider")
@@ -65,13 +67,15 @@ class CostFilter:
     region: str | None = None
     account: str | None = None
 
-    def clauses(self) -> list[sa.ColumnElement[bool]]:
-        """SQL conditions for these filters."""
+    def clauses(
+        self, model: type[CostDaily] | type[CostRollup] = CostDaily
+    ) -> list[sa.ColumnElement[bool]]:
+        """SQL conditions for these filters (on cost_daily, or on the rollup)."""
         found: list[sa.ColumnElement[bool]] = []
         for name in ("provider", "team", "service", "region", "account"):
             value = getattr(self, name)
             if value is not None:
-                found.append(sa.func.lower(getattr(CostDaily, name)) == value.lower())
+                found.append(sa.func.lower(getattr(model, name)) == value.lower())
         return found
 
 
@@ -100,12 +104,120 @@ def cost_date_range(
 ) -> tuple[date, date] | None:
     """First and last day with cost rows (None when nothing is synced)."""
     clauses = filters.clauses() if filters else []
-    row = session.execute(
-        sa.select(sa.func.min(CostDaily.day), sa.func.max(CostDaily.day)).where(*clauses)
-    ).one()
+    if clauses and cost_rollup_usable(session):
+        row = session.execute(
+            sa.select(sa.func.min(CostRollup.first_day), sa.func.max(CostRollup.last_day)).where(
+                CostRollup.grain == "month",
+                *filters.clauses(CostRollup),  # type: ignore[union-attr]
+            )
+        ).one()
+    else:
+        # Two scalar subqueries: each MIN / MAX alone is one index probe on `day`.
+        row = session.execute(
+            sa.select(
+                sa.select(sa.func.min(CostDaily.day)).where(*clauses).scalar_subquery(),
+                sa.select(sa.func.max(CostDaily.day)).where(*clauses).scalar_subquery(),
+            )
+        ).one()
     if row[0] is None:
         return None
     return row[0], row[1]
+
+
+GroupKey = tuple[Any, ...]
+TAGS_JSON = "tags_json"  # pseudo-dimension: the whole tag set as JSON text
+
+
+def _rollup_group(session: Session, name: str) -> sa.ColumnElement[Any]:
+    """The rollup's expression for a grouping name (same values as `group_expression`)."""
+    if name == TAGS_JSON:
+        return CostRollup.tags  # type: ignore[return-value]
+    if name.startswith("tag:"):
+        group_expression(name)  # validates the key
+        key = name.removeprefix("tag:")
+        if session.get_bind().dialect.name == "sqlite":
+            return sa.type_coerce(CostRollup.tags, sa.JSON)[key].as_string()
+        return sa.cast(CostRollup.tags, sa.JSON)[key].as_string()
+    group_expression(name)  # validates the name
+    return getattr(CostRollup, name)
+
+
+def _daily_group(name: str) -> sa.ColumnElement[Any]:
+    if name == TAGS_JSON:
+        return sa.cast(CostDaily.tags, sa.Text)
+    return group_expression(name)
+
+
+def period_sums(
+    session: Session,
+    *,
+    groups: Sequence[str],
+    periods: Sequence[tuple[date, date]],
+    cost_type: CostType = "amortized",
+    filters: CostFilter | None = None,
+    services: Sequence[str] | None = None,
+) -> list[dict[GroupKey, float]]:
+    """Spend per group key for each inclusive period: whole months and weeks from the rollup,
+    the remaining days from cost_daily (all of it from cost_daily when the rollup is stale)."""
+    if cost_rollup_usable(session):
+        plans = [plan_period(start, end) for start, end in periods]
+    else:
+        plans = [PeriodPlan(days=[(start, end)] if start <= end else []) for start, end in periods]
+    totals: list[dict[GroupKey, float]] = [defaultdict(float) for _ in periods]
+    rollup_parts = [_rollup_condition(plan) for plan in plans]
+    if any(part is not None for part in rollup_parts):
+        cost = CostRollup.unblended_cost if cost_type == "unblended" else CostRollup.amortized_cost
+        keys = [_rollup_group(session, name).label(f"g{i}") for i, name in enumerate(groups)]
+        clauses = filters.clauses(CostRollup) if filters else []
+        if services is not None:
+            clauses.append(CostRollup.service.in_(list(services)))
+        _accumulate(session, totals, keys, rollup_parts, cost, clauses)
+    day_parts = [
+        sa.or_(*(sa.and_(CostDaily.day >= low, CostDaily.day <= high) for low, high in plan.days))
+        if plan.days
+        else None
+        for plan in plans
+    ]
+    if any(part is not None for part in day_parts):
+        keys = [_daily_group(name).label(f"g{i}") for i, name in enumerate(groups)]
+        clauses = filters.clauses() if filters else []
+        if services is not None:
+            clauses.append(CostDaily.service.in_(list(services)))
+        _accumulate(session, totals, keys, day_parts, _cost(cost_type), clauses)
+    return [dict(found) for found in totals]
+
+
+def _rollup_condition(plan: PeriodPlan) -> sa.ColumnElement[bool] | None:
+    parts = []
+    if plan.months:
+        parts.append(sa.and_(CostRollup.grain == "month", CostRollup.period_start.in_(plan.months)))
+    if plan.weeks:
+        parts.append(sa.and_(CostRollup.grain == "week", CostRollup.period_start.in_(plan.weeks)))
+    return sa.or_(*parts) if parts else None
+
+
+def _accumulate(
+    session: Session,
+    totals: list[dict[GroupKey, float]],
+    keys: list[sa.Label[Any]],
+    parts: list[sa.ColumnElement[bool] | None],
+    cost: Any,
+    clauses: list[sa.ColumnElement[bool]],
+) -> None:
+    """Add SUM(cost) per key for each period's condition, in one scan of their union."""
+    sums = [sa.func.sum(sa.case((part, cost), else_=0.0)) for part in parts if part is not None]
+    where = sa.or_(*(part for part in parts if part is not None))
+    statement = sa.select(*keys, *sums).where(where, *clauses)
+    if keys:
+        statement = statement.group_by(*keys)
+    slots = [i for i, part in enumerate(parts) if part is not None]
+    width = len(keys)
+    for row in session.execute(statement):
+        key = tuple(row[:width])
+        for offset, index in enumerate(slots):
+            amount = row[width + offset]
+            if amount:
+                totals[index][key] += float(amount)
 
 
 def cost_by_group_two_periods(
@@ -120,41 +232,18 @@ def cost_by_group_two_periods(
     filters: CostFilter | None = None,
 ) -> tuple[dict[str | None, float], dict[str | None, float]]:
     """(current, previous) spend per group for [start, end] and [previous_start, previous_end]."""
-    group = group_expression(group_by).label("grp")
-    current, previous, where = _two_periods(start, end, previous_start, previous_end, cost_type)
-    statement = (
-        sa.select(group, current, previous)
-        .where(where, *(filters.clauses() if filters else []))
-        .group_by(group)
+    group_expression(group_by)  # validates the grouping before any query
+    current, previous = period_sums(
+        session,
+        groups=[group_by],
+        periods=[(start, end), (previous_start, previous_end)],
+        cost_type=cost_type,
+        filters=filters,
     )
-    now_totals: dict[str | None, float] = {}
-    before_totals: dict[str | None, float] = {}
-    for key, now_amount, before_amount in session.execute(statement):
-        if now_amount:
-            now_totals[key] = float(now_amount)
-        if before_amount:
-            before_totals[key] = float(before_amount)
-    return now_totals, before_totals
-
-
-def _two_periods(
-    start: date, end: date, previous_start: date, previous_end: date, cost_type: CostType
-) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any], sa.ColumnElement[bool]]:
-    """SUMs of the current and previous period, and the WHERE that scans both (one range
-    when they touch, so the day index serves it)."""
-    cost = _cost(cost_type)
-    in_current = sa.and_(CostDaily.day >= start, CostDaily.day <= end)
-    in_previous = sa.and_(CostDaily.day >= previous_start, CostDaily.day <= previous_end)
-    current = sa.func.sum(sa.case((in_current, cost), else_=0.0))
-    previous = sa.func.sum(sa.case((in_previous, cost), else_=0.0))
-    low, high = min(start, previous_start), max(end, previous_end)
-    gap = previous_end + timedelta(days=1) < start or end + timedelta(days=1) < previous_start
-    where = (
-        sa.or_(in_current, in_previous)
-        if gap
-        else sa.and_(CostDaily.day >= low, CostDaily.day <= high)
+    return (
+        {key[0]: amount for key, amount in current.items() if amount},
+        {key[0]: amount for key, amount in previous.items() if amount},
     )
-    return current, previous, where
 
 
 def daily_cost(
@@ -228,43 +317,42 @@ def cost_slices(
     filters: CostFilter | None = None,
 ) -> list[CostSliceRow]:
     """Spend per slice key for [previous_start, previous_end] and [start, end], in one scan."""
-    current, previous, where = _two_periods(start, end, previous_start, previous_end, cost_type)
-    tags = sa.cast(CostDaily.tags, sa.Text).label("tags")
-    keys = [
-        CostDaily.service,
-        CostDaily.region,
-        CostDaily.account,
-        CostDaily.usage_type,
-        CostDaily.team,
-        CostDaily.project,
-        CostDaily.provider,
-        tags,
-    ]
-    statement = (
-        sa.select(*keys, previous, current)
-        .where(where, *(filters.clauses() if filters else []))
-        .group_by(*keys)
+    groups = [*SLICE_DIMENSIONS, TAGS_JSON]
+    current, previous = period_sums(
+        session,
+        groups=groups,
+        periods=[(start, end), (previous_start, previous_end)],
+        cost_type=cost_type,
+        filters=filters,
     )
     return [
-        CostSliceRow(*row[:8], previous=float(row[8] or 0.0), current=float(row[9] or 0.0))
-        for row in session.execute(statement)
+        CostSliceRow(
+            *key[:8],  # type: ignore[misc]
+            previous=previous.get(key, 0.0),
+            current=current.get(key, 0.0),
+        )
+        for key in {**previous, **current}
     ]
+
+
+SLICE_DIMENSIONS = ("service", "region", "account", "usage_type", "team", "project", "provider")
 
 
 def unowned_cost(
     session: Session, *, start: date, end: date, cost_type: CostType = "amortized", top: int = 5
 ) -> tuple[float, float, list[tuple[str | None, float]]]:
     """(spend without a team, all spend, the top services of the unowned spend)."""
-    cost = _cost(cost_type)
-    unowned = sa.case((CostDaily.team.is_(None), cost), else_=0.0)
-    rows = session.execute(
-        sa.select(CostDaily.service, sa.func.sum(unowned), sa.func.sum(cost))
-        .where(CostDaily.day >= start, CostDaily.day <= end)
-        .group_by(CostDaily.service)
-    ).all()
-    total = sum(float(r[2] or 0.0) for r in rows)
+    (found,) = period_sums(
+        session, groups=["service", "team"], periods=[(start, end)], cost_type=cost_type
+    )
+    total = 0.0
+    unowned: dict[str | None, float] = defaultdict(float)
+    for (service, team), amount in found.items():
+        total += amount
+        if team is None:
+            unowned[service] += amount
     by_service = sorted(
-        ((r[0], float(r[1] or 0.0)) for r in rows if r[1]), key=lambda item: -item[1]
+        ((name, amount) for name, amount in unowned.items() if amount), key=lambda item: -item[1]
     )
     return sum(amount for _, amount in by_service), total, by_service[:top]
 
@@ -291,32 +379,21 @@ def usage_trends(
     cost_type: CostType = "amortized",
 ) -> list[UsageTrendRow]:
     """Daily averages per usage line: [recent_start, end] vs [baseline_start, recent_start)."""
-    cost = _cost(cost_type)
     recent_days = (end - recent_start).days + 1
     baseline_days = (recent_start - baseline_start).days
-    keys = [
-        CostDaily.service,
-        CostDaily.region,
-        CostDaily.account,
-        CostDaily.project,
-        CostDaily.usage_type,
-    ]
-    statement = (
-        sa.select(
-            *keys,
-            sa.func.sum(sa.case((CostDaily.day >= recent_start, cost), else_=0.0)),
-            sa.func.sum(sa.case((CostDaily.day < recent_start, cost), else_=0.0)),
-        )
-        .where(CostDaily.day >= baseline_start, CostDaily.day <= end)
-        .group_by(*keys)
+    recent, baseline = period_sums(
+        session,
+        groups=["service", "region", "account", "project", "usage_type"],
+        periods=[(recent_start, end), (baseline_start, recent_start - timedelta(days=1))],
+        cost_type=cost_type,
     )
     return [
         UsageTrendRow(
-            *row[:5],
-            recent_daily=float(row[5] or 0.0) / recent_days,
-            baseline_daily=float(row[6] or 0.0) / max(baseline_days, 1),
+            *key[:5],  # type: ignore[misc]
+            recent_daily=recent.get(key, 0.0) / recent_days,
+            baseline_daily=baseline.get(key, 0.0) / max(baseline_days, 1),
         )
-        for row in session.execute(statement)
+        for key in {**recent, **baseline}
     ]
 
 
@@ -324,14 +401,14 @@ def compute_cost_by_team(
     session: Session, *, start: date, end: date, cost_type: CostType = "amortized"
 ) -> dict[str | None, float]:
     """Compute (virtual machine) spend per team between `start` and `end`."""
-    statement = (
-        sa.select(CostDaily.team, sa.func.sum(_cost(cost_type)))
-        .where(
-            CostDaily.day >= start, CostDaily.day <= end, CostDaily.service.in_(COMPUTE_SERVICES)
-        )
-        .group_by(CostDaily.team)
+    (found,) = period_sums(
+        session,
+        groups=["team"],
+        periods=[(start, end)],
+        cost_type=cost_type,
+        services=COMPUTE_SERVICES,
     )
-    return {team: float(amount or 0.0) for team, amount in session.execute(statement)}
+    return {key[0]: amount for key, amount in found.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,27 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from cto_assistant.web import events
-from cto_assistant.web.api import admin, chat, dashboard, ingest, me, session
+from cto_assistant.web.api import (
+    admin,
+    alerts,
+    chat,
+    dashboard,
+    documents,
+    ingest,
+    me,
+    session,
+)
 from cto_assistant.web.auth import current_user, require_csrf
 
-SIGNED_IN: list[APIRouter] = [me.router, admin.router, events.router, dashboard.router, chat.router]
+SIGNED_IN: list[APIRouter] = [
+    me.router,
+    admin.router,
+    events.router,
+    dashboard.router,
+    chat.router,
+    documents.router,
+    alerts.router,
+]
 PUBLIC: list[APIRouter] = [session.router, ingest.router]
 
 

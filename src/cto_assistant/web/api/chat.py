@@ -2,7 +2,9 @@
 
 POST /api/chat streams: `session` (the conversation id), `tool` (the routed call, before it
 runs), `text` chunks of the answer, then `done` with the full result (the `cto ask --json`
-object). The work runs in a worker thread; the routes only parse, call and stream.
+object). The work runs in a worker thread; the routes only parse, call and stream. With LLM
+mode, `mode` forces who answers, and a write action the model proposes arrives as a `confirm`
+event (before `done`); it runs only when the client posts it to /api/chat/confirm.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from cto_assistant.assistant import conversation as conv
+from cto_assistant.assistant.llm.config import Mode
+from cto_assistant.assistant.llm.runner import confirm_action
 from cto_assistant.assistant.service import Assistant
 from cto_assistant.store.models import Conversation
 from cto_assistant.web.auth import CurrentUser, current_user
@@ -29,6 +33,24 @@ class ChatRequest(BaseModel):
 
     question: str = Field(min_length=1, max_length=2000, description="The question.")
     session_id: str | None = Field(default=None, max_length=64, description="Conversation id.")
+    mode: Mode | None = Field(
+        default=None, description="Who answers: router, llm or auto (default: the [llm] mode)."
+    )
+
+
+class ConfirmRequest(BaseModel):
+    """A pending write action the user confirmed."""
+
+    session_id: str = Field(max_length=64, description="Conversation id.")
+    action_id: str = Field(max_length=32, description="The pending action's id.")
+
+
+class ConfirmResult(BaseModel):
+    """What the confirmed action did."""
+
+    status: str
+    summary: str
+    data: object | None = None
 
 
 class ChatMessage(BaseModel):
@@ -90,22 +112,56 @@ def ask(
 
     def stream() -> Iterator[str]:
         turn = assistant.begin(
-            body.question, conversation_id=body.session_id, user=user.username, user_id=user.id
+            body.question,
+            conversation_id=body.session_id,
+            user=user.username,
+            user_id=user.id,
+            mode=body.mode,
         )
         yield format_event("session", {"session_id": turn.conversation_id})
         yield format_event(
             "tool",
-            {"tool": turn.route.tool, "arguments": turn.route.arguments, "kind": turn.route.kind},
+            {
+                "tool": None if turn.model else turn.route.tool,
+                "arguments": {} if turn.model else turn.route.arguments,
+                "kind": "llm" if turn.model else turn.route.kind,
+            },
         )
         reply = assistant.finish(turn)
         for piece in chunks(reply.answer.text):
             yield format_event("text", {"text": piece})
+        for action in (reply.llm or {}).get("pending_actions", []):
+            yield format_event("confirm", {"session_id": reply.conversation_id, **action})
         yield format_event("done", reply.payload())
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post(
+    "/confirm",
+    response_model=ConfirmResult,
+    summary="Run a write action the model proposed, after the user confirmed it",
+    responses={404: {"description": "No such conversation."}},
+)
+def confirm(
+    body: ConfirmRequest, request: Request, user: CurrentUser = Depends(current_user)
+) -> ConfirmResult:
+    """Run one pending action of one of the user's conversations."""
+    if not _owned(request, body.session_id, user):
+        raise HTTPException(status_code=404, detail="no such conversation")
+    result = confirm_action(
+        store=request.app.state.store,
+        settings=request.app.state.settings,
+        conversation_id=body.session_id,
+        action_id=body.action_id,
+        user=user.username,
+    )
+    return ConfirmResult(
+        status=str(result.status), summary=result.summary, data=result.payload()["data"]
     )
 
 

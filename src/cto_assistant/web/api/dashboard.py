@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from cto_assistant.connectors.base import CheckResult
 from cto_assistant.connectors.registry import build_connector
 from cto_assistant.errors import CTOError
+from cto_assistant.secrets import secret_lookup
 from cto_assistant.store.db import utcnow
 from cto_assistant.store.models import DashboardLayout
 from cto_assistant.store.queries.engineering import team_names
 from cto_assistant.tools.base import ToolContext
+from cto_assistant.tools.cache import ToolCache
 from cto_assistant.tools.summary import call_tool_cached
 from cto_assistant.web.auth import CurrentUser, current_user, require_admin
 from cto_assistant.web.widgets import (
@@ -53,7 +55,21 @@ def tool_context(
     """The tool context of this request: its session, the settings, the pinned clock."""
     load_tools()
     settings = request.app.state.settings
-    return ToolContext(session=session, settings=settings, now=settings.now(), user=user.username)
+    return ToolContext(
+        session=session,
+        settings=settings,
+        now=settings.now(),
+        user=user.username,
+        cache=app_tool_cache(request),
+    )
+
+
+def app_tool_cache(request: Request) -> ToolCache:
+    """This app's tool cache (answers reused until the next sync or import commits)."""
+    cache: ToolCache | None = getattr(request.app.state, "tool_cache", None)
+    if cache is None:
+        cache = request.app.state.tool_cache = ToolCache()
+    return cache
 
 
 class Layout(BaseModel):
@@ -212,7 +228,8 @@ def check_source(name: str, request: Request) -> list[CheckOut]:
     if section is None:
         raise HTTPException(status_code=404, detail=f"no source named {name!r}")
     try:
-        connector = build_connector(name, section)
+        lookup = secret_lookup(request.app.state.settings.effective_database_url)
+        connector = build_connector(name, section, secrets=lookup)
     except CTOError as exc:
         return [CheckOut(capability="config", ok=False, detail=str(exc))]
     try:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 09:56:01.702719
+Create Date: 2026-11-26 10:11:44.722141
 """
 
 from __future__ import annotations
@@ -202,6 +202,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('source', 'source_id', name='uq_cost_daily_source')
     )
     with op.batch_alter_table('cost_daily', schema=None) as batch_op:
+        batch_op.create_index('ix_cost_daily_day_costs', ['day', 'provider', 'team', 'amortized_cost', 'unblended_cost'], unique=False)
         batch_op.create_index('ix_cost_daily_day_provider', ['day', 'provider'], unique=False)
         batch_op.create_index(batch_op.f('ix_cost_daily_import_batch'), ['import_batch'], unique=False)
 
@@ -238,6 +239,28 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cost_recommendation')),
     sa.UniqueConstraint('source', 'source_id', name='uq_cost_recommendation_source')
     )
+    op.create_table('cost_rollup',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('grain', sa.String(length=8), nullable=False),
+    sa.Column('period_start', sa.Date(), nullable=False),
+    sa.Column('provider', sa.String(length=32), nullable=True),
+    sa.Column('account', sa.String(length=128), nullable=True),
+    sa.Column('service', sa.String(length=255), nullable=True),
+    sa.Column('region', sa.String(length=64), nullable=True),
+    sa.Column('usage_type', sa.String(length=255), nullable=True),
+    sa.Column('team', sa.String(length=64), nullable=True),
+    sa.Column('project', sa.String(length=128), nullable=True),
+    sa.Column('tags', sa.Text(), nullable=True),
+    sa.Column('first_day', sa.Date(), nullable=False),
+    sa.Column('last_day', sa.Date(), nullable=False),
+    sa.Column('amortized_cost', sa.Float(), nullable=False),
+    sa.Column('unblended_cost', sa.Float(), nullable=False),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cost_rollup'))
+    )
+    with op.batch_alter_table('cost_rollup', schema=None) as batch_op:
+        batch_op.create_index('ix_cost_rollup_grain_period', ['grain', 'period_start'], unique=False)
+
     op.create_table('dependency',
     sa.Column('repo', sa.String(length=255), nullable=False),
     sa.Column('ecosystem', sa.String(length=32), nullable=False),
@@ -628,6 +651,12 @@ def upgrade() -> None:
     with op.batch_alter_table('sprint', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sprint_team_key'), ['team_key'], unique=False)
 
+    op.create_table('store_state',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.Column('updated_at', cto_assistant.store.types.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_store_state'))
+    )
     op.create_table('sync_cursor',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('source', sa.String(length=64), nullable=False),
@@ -851,6 +880,7 @@ def downgrade() -> None:
 
     op.drop_table('sync_run')
     op.drop_table('sync_cursor')
+    op.drop_table('store_state')
     with op.batch_alter_table('sprint', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sprint_team_key'))
 
@@ -939,11 +969,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_dependency_package'))
 
     op.drop_table('dependency')
+    with op.batch_alter_table('cost_rollup', schema=None) as batch_op:
+        batch_op.drop_index('ix_cost_rollup_grain_period')
+
+    op.drop_table('cost_rollup')
     op.drop_table('cost_recommendation')
     op.drop_table('cost_forecast')
     with op.batch_alter_table('cost_daily', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cost_daily_import_batch'))
         batch_op.drop_index('ix_cost_daily_day_provider')
+        batch_op.drop_index('ix_cost_daily_day_costs')
 
     op.drop_table('cost_daily')
     op.drop_table('cost_anomaly')

@@ -1,0 +1,102 @@
+"""The per-sync tool cache: one answer per (tool, arguments, minute, data version).
+
+A dashboard, the chat and the executive summary ask the same questions again and again between
+two syncs; the answer only changes when the data does (or the clock moves on). So a read-only
+tool's result is kept under
+
+    (database, tool, arguments, settings, now floored to `bucket_seconds`, data version)
+
+where the data version (store/rollup.py) is bumped in the transaction that finishes a sync or
+an import. A process that did not run the sync still sees the new version on its next call, so
+several web processes never serve an answer older than the last commit they can read.
+
+Contexts opt in (`ToolContext.cache`): the web API and the assistant do, tests and one-off
+scripts see every write immediately. Tools that write, or read state that is not synced
+(alerts, documents, the web, the run log itself), are never cached.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cto_assistant.store.rollup import data_version
+
+if TYPE_CHECKING:
+    from cto_assistant.tools.base import ToolContext, ToolResult, ToolSpec
+
+UNCACHED_DOMAINS = frozenset({"actions", "research"})
+UNCACHED_TOOLS = frozenset({"alerts", "data_freshness", "data_health"})
+
+
+class ToolCache:
+    """A bounded, thread-safe LRU of tool results keyed on the data version."""
+
+    def __init__(self, *, max_entries: int = 512, bucket_seconds: int = 60) -> None:
+        self.max_entries = max_entries
+        self.bucket_seconds = bucket_seconds
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[Hashable, ToolResult] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def cacheable(spec: ToolSpec) -> bool:
+        """Whether a tool's answers depend only on synced data, its arguments and the clock."""
+        return (
+            not spec.writes
+            and spec.domain not in UNCACHED_DOMAINS
+            and (spec.name not in UNCACHED_TOOLS)
+        )
+
+    def key(self, spec: ToolSpec, ctx: ToolContext, arguments: Mapping[str, Any]) -> Hashable:
+        """The cache key of one call (reads the data version: one primary-key lookup)."""
+        return (
+            str(ctx.session.get_bind().engine.url),
+            spec.name,
+            json.dumps(arguments, sort_keys=True, default=str),
+            id(ctx.settings),
+            json.dumps(ctx.extras.get("security"), sort_keys=True, default=str),
+            self.bucket(ctx.now),
+            data_version(ctx.session),
+        )
+
+    def bucket(self, now: datetime) -> int:
+        """`now` floored to the bucket, as a number."""
+        return int(now.timestamp()) // self.bucket_seconds
+
+    def get(self, key: Hashable) -> ToolResult | None:
+        """A copy of the stored result, or None."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return found.model_copy()
+
+    def put(self, key: Hashable, result: ToolResult) -> None:
+        """Keep a result (the oldest entry goes when full)."""
+        with self._lock:
+            self._entries[key] = result.model_copy()
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything (tests; a settings reload)."""
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+SHARED = ToolCache()
+"""The process-wide cache the web API and the assistant use."""

@@ -1,0 +1,83 @@
+"""The per-sync tool cache: reused until a sync or import commits, never for writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from cto_assistant.settings import Settings
+from cto_assistant.store import Store
+from cto_assistant.store.db import upsert
+from cto_assistant.store.rollup import bump_data_version
+from cto_assistant.sync.engine import StreamRunResult, record_run
+from cto_assistant.tools import operations  # noqa: F401  (registers the tools)
+from cto_assistant.tools.base import REGISTRY, ToolContext, call_tool
+from cto_assistant.tools.cache import ToolCache
+
+NOW = datetime(2026, 3, 18, 12, tzinfo=UTC)
+
+
+def cost(i: int, amount: float) -> dict[str, object]:
+    return {
+        "source": "aws", "source_id": f"c{i}", "day": date(2026, 3, 10), "provider": "aws",
+        "service": "S3", "amortized_cost": amount, "unblended_cost": amount, "tags": {},
+    }  # fmt: skip
+
+
+def spend(store: Store, cache: ToolCache, now: datetime = NOW) -> float:
+    with store.session() as session:
+        ctx = ToolContext(session=session, settings=SETTINGS, now=now, cache=cache)
+        result = call_tool("cloud_spend", ctx, {"start": "2026-03-01", "end": "2026-03-17"})
+        return float(result.data["report"]["total"])
+
+
+SETTINGS = Settings(demo=True)
+
+
+def test_answers_are_reused_until_a_sync_commits(sqlite_store: Store) -> None:
+    cache = ToolCache()
+    with sqlite_store.session() as session:
+        upsert(session, "cost_daily", [cost(1, 10.0)])
+    assert spend(sqlite_store, cache) == 10.0
+    with sqlite_store.session() as session:  # a write that no sync has committed yet
+        upsert(session, "cost_daily", [cost(2, 5.0)])
+    assert spend(sqlite_store, cache) == 10.0 and cache.hits == 1
+    with sqlite_store.session() as session:  # the run log entry of an import bumps the version
+        record_run(
+            session,
+            StreamRunResult(source="aws", stream="costs", status="success",
+                            started_at=NOW, finished_at=NOW, records=1),
+        )  # fmt: skip
+    assert spend(sqlite_store, cache) == 15.0
+
+
+def test_the_clock_bucket_and_the_data_version_are_part_of_the_key(sqlite_store: Store) -> None:
+    cache = ToolCache(bucket_seconds=60)
+    with sqlite_store.session() as session:
+        upsert(session, "cost_daily", [cost(1, 10.0)])
+    spend(sqlite_store, cache)
+    spend(sqlite_store, cache, NOW + timedelta(seconds=30))
+    assert cache.hits == 1
+    spend(sqlite_store, cache, NOW + timedelta(minutes=2))
+    assert cache.hits == 1 and len(cache) == 2
+    with sqlite_store.session() as session:
+        bump_data_version(session)
+    spend(sqlite_store, cache, NOW + timedelta(minutes=2))
+    assert cache.hits == 1 and len(cache) == 3
+
+
+def test_a_context_without_a_cache_always_reads_the_store(sqlite_store: Store) -> None:
+    with sqlite_store.session() as session:
+        upsert(session, "cost_daily", [cost(1, 10.0)])
+        ctx = ToolContext(session=session, settings=SETTINGS, now=NOW)
+        assert call_tool("cloud_spend", ctx, {}).status.value == "ok"
+        upsert(session, "cost_daily", [cost(1, 20.0)])
+        assert call_tool("cloud_spend", ctx, {}).data["report"]["total"] == 20.0
+
+
+def test_writing_tools_and_unsynced_state_are_never_cached() -> None:
+    from cto_assistant.tools.catalog import load_tools
+
+    load_tools()
+    assert not ToolCache.cacheable(REGISTRY["create_jira_ticket"])
+    assert not ToolCache.cacheable(REGISTRY["alerts"])
+    assert ToolCache.cacheable(REGISTRY["cloud_spend"])
