@@ -13,8 +13,7 @@ import yaml
 
 from cto_assistant.connectors.base import Checkpoint, ConnectorContext, Record
 from cto_assistant.connectors.datadog import DatadogConfig, DatadogConnector
-from cto_assistant.demo.simulators.common import ServedApp, serve
-from cto_assistant.demo.simulators.datadog import make_app
+from cto_assistant.demo.simulators.common import ServedApp
 from cto_assistant.demo.world import World
 from cto_assistant.errors import AuthError, SchemaDriftError, UpstreamError
 from tests.conftest import vendor_spec
@@ -109,9 +108,49 @@ def datadog_world(incidents: int = 5) -> World:
             "monitor": monitors,
             "host_health": hosts,
             "incident": [*incident_rows, pagerduty_incident],
+            "person": [
+                {"source_id": "P1", "name": "Ada Admin", "email": "ada@acme.example"},
+                {"source_id": "P2", "name": "Bob Nomfa", "email": "bob@acme.example"},
+            ],
+            "access_grant": access_grants(),
         },
         today=NOW.date(),
     )
+
+
+def access_grants() -> list[dict[str, Any]]:
+    """Datadog users: an admin, a user without MFA, one with two roles, a service account."""
+
+    def grant(principal: str, **values: Any) -> dict[str, Any]:
+        return {
+            "source_id": f"datadog:{principal}",
+            "system": "datadog",
+            "principal": principal,
+            "principal_type": "user",
+            "person_email": principal,
+            "role": "Datadog Standard Role",
+            "privileged": False,
+            "mfa": True,
+            "last_used_at": NOW - timedelta(hours=3),
+            "granted_at": datetime(2023, 4, 3, 10, 0, tzinfo=UTC),
+            "key_created_at": None,
+            **values,
+        }
+
+    return [
+        grant("ada@acme.example", role="Datadog Admin Role", privileged=True),
+        grant("bob@acme.example", mfa=False, last_used_at=NOW - timedelta(days=120)),
+        grant("cara@acme.example", role="Datadog Standard Role, Acme Deployers"),
+        grant(
+            "ci-deployer",
+            principal_type="service",
+            person_email="sre@acme.example",
+            role="Datadog Read Only Role",
+            mfa=None,
+            last_used_at=None,
+        ),
+        {**grant("PDADMIN1"), "source_id": "pagerduty:PDADMIN1", "system": "pagerduty"},
+    ]
 
 
 class FakeSleep:
@@ -155,17 +194,6 @@ def records(items: Iterator[Record | Checkpoint]) -> tuple[list[dict[str, Any]],
         else:
             cursors.append(item.cursor)
     return rows, cursors
-
-
-@pytest.fixture
-def served_world() -> Iterator[tuple[ServedApp, Any, World]]:
-    world = datadog_world()
-    app = make_app(world)
-    running = serve(app)
-    try:
-        yield running, app.state.sim, world
-    finally:
-        running.stop()
 
 
 # ----------------------------------------------------------------------------- cassettes
@@ -386,7 +414,7 @@ def test_auth_failures_name_the_source(served_world: tuple[ServedApp, Any, World
     with pytest.raises(AuthError, match="dd-prod/slos"):
         records(connector.pull("slos", None))
     assert {c.capability: c.ok for c in connector.check()} == dict.fromkeys(
-        ["read SLOs", "read monitors", "read hosts", "read incidents"], False
+        ["read SLOs", "read monitors", "read hosts", "read incidents", "read users"], False
     )
 
 
@@ -443,14 +471,29 @@ def test_sync_engine_runs_every_stream_into_the_store(
     from cto_assistant.store import db
     from cto_assistant.sync.engine import SyncEngine
 
-    running, sim, world = served_world
+    running, _sim, _world = served_world
     engine = SyncEngine(sqlite_store, [connector_for(running.base_url, page_size=3)])
     results = engine.run()
-    assert [r.stream for r in results] == ["slos", "slo_history", "monitors", "hosts", "incidents"]
+    assert [r.stream for r in results] == [
+        "slos",
+        "slo_history",
+        "monitors",
+        "hosts",
+        "incidents",
+        "users",
+    ]
     assert all(r.ok for r in results), [r.error for r in results]
     again = engine.run()
     assert all(r.ok for r in again)
     with sqlite_store.session() as session:
-        counts = {t: db.count_rows(session, t) for t in ("slo", "sli_point", "monitor", "host_health", "incident")}
-    assert counts == {"slo": 3, "sli_point": 96, "monitor": 7, "host_health": 5, "incident": 5}
+        tables = ("slo", "sli_point", "monitor", "host_health", "incident", "access_grant")
+        counts = {t: db.count_rows(session, t) for t in tables}
+    assert counts == {
+        "slo": 3,
+        "sli_point": 96,
+        "monitor": 7,
+        "host_health": 5,
+        "incident": 5,
+        "access_grant": 4,
+    }
     assert engine.read_cursor("datadog", "slo_history") == "2026-01-15T12:00:00Z"

@@ -91,3 +91,54 @@ def test_keys_are_required(client: TestClient) -> None:
     wrong = {**HEADERS, "DD-API-KEY": "nope"}
     response = client.get("/api/v2/incidents", headers=wrong)
     assert response.status_code == 403 and response.json() == {"errors": ["Forbidden"]}
+
+
+def test_v2_users_validate_against_the_user_schema(client: TestClient) -> None:
+    # /api/v2/users is not a path of the subset description, but its User schema is: each user
+    # validates against it; the envelope has the keys of Datadog's recorded ListUsers response
+    # (datadog-api-client-python tests/v2/cassettes/test_scenarios/
+    # test_list_all_users_returns_ok_response.yaml; https://docs.datadoghq.com/api/latest/users/).
+    v2 = OpenAPISpec.load(vendor_spec("datadog", "datadog-v2.subset.yaml"))
+    user_schema = v2.schema("#/components/schemas/User")
+    role_ref = v2.schema("#/components/schemas/RelationshipToRoleData")
+    body = client.get(
+        "/api/v2/users", params={"page[size]": 3, "page[number]": 0}, headers=HEADERS
+    ).json()
+    assert set(body) == {"data", "included", "meta"}
+    assert body["meta"] == {"page": {"total_count": 4, "total_filtered_count": 4}}
+    assert len(body["data"]) == 3
+    for user in body["data"]:
+        v2.validate_schema(user_schema, user)
+        for ref in user["relationships"]["roles"]["data"]:
+            v2.validate_schema(role_ref, ref)
+    referenced = {r["id"] for u in body["data"] for r in u["relationships"]["roles"]["data"]}
+    assert {role["id"] for role in body["included"]} == referenced
+    assert all(
+        set(r["attributes"]) >= {"name", "created_at", "modified_at"} for r in body["included"]
+    )
+    last = client.get(
+        "/api/v2/users", params={"page[size]": 3, "page[number]": 1}, headers=HEADERS
+    ).json()
+    assert len(last["data"]) == 1
+    admin = next(
+        u for u in body["data"] + last["data"] if u["attributes"]["handle"] == "ada@acme.example"
+    )
+    assert admin["attributes"]["mfa_enabled"] is True and admin["attributes"]["name"] == "Ada Admin"
+    service = next(u for u in body["data"] + last["data"] if u["attributes"]["service_account"])
+    assert "mfa_enabled" not in service["attributes"]  # the world does not know: not reported
+
+
+def test_v2_roles_list_every_role(client: TestClient) -> None:
+    body = client.get("/api/v2/roles", params={"page[size]": 100}, headers=HEADERS).json()
+    assert sorted(r["attributes"]["name"] for r in body["data"]) == [
+        "Acme Deployers",
+        "Datadog Admin Role",
+        "Datadog Read Only Role",
+        "Datadog Standard Role",
+    ]
+    assert body["meta"]["page"]["total_count"] == 4
+
+
+def test_users_need_keys(client: TestClient) -> None:
+    assert client.get("/api/v2/users").status_code == 401
+    assert client.get("/api/v2/roles").status_code == 401

@@ -1,4 +1,4 @@
-"""Datadog: SLOs and their history, monitors, hosts (API v1) and incidents (API v2).
+"""Datadog: SLOs and their history, monitors, hosts (API v1), incidents and users (API v2).
 
 Auth is the API key and application key in `DD-API-KEY` / `DD-APPLICATION-KEY`. The API root is
 `https://api.<site>` for the configured site (datadoghq.com, datadoghq.eu, us3.datadoghq.com,
@@ -6,9 +6,12 @@ us5.datadoghq.com, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog
 us2.ddog-gov.com) unless `base_url` is given (a proxy or the simulator).
 
 Requests per sync (P = pages): slos 1 + P; slo_history 1 + P (SLO list) + one history call per
-SLO; monitors P; hosts P; incidents P. Incremental: slo_history asks only for points after the
+SLO; monitors P; hosts P; incidents P; users P (+ P' role pages only when a page's `included`
+lacks a user's role). Incremental: slo_history asks only for points after the
 cursor (its `from_ts`); incidents are filtered on `modified` client-side — the v2 list has no
 modified filter — so an incremental run still lists every page but yields only changes.
+`users` is a snapshot of who holds access (access_grant rows, system "datadog"): every run lists
+all users, and grants a run no longer yields (a removed or disabled user) are pruned.
 """
 
 from __future__ import annotations
@@ -63,6 +66,10 @@ class DatadogConfig(ConnectorConfig):
     now: datetime | None = Field(
         default=None, description="Pin 'now' (demo worlds, tests); default the real clock."
     )
+    privileged_roles: list[str] = Field(
+        default_factory=list,
+        description="Custom role names that count as privileged besides roles named '*admin*'.",
+    )
 
     @field_validator("site")
     @classmethod
@@ -82,7 +89,7 @@ class DatadogConfig(ConnectorConfig):
 
 
 class DatadogConnector(Connector):
-    """Datadog API v1/v2: SLOs + history, monitors, hosts, incidents."""
+    """Datadog API v1/v2: SLOs + history, monitors, hosts, incidents, users (access)."""
 
     kind = "datadog"
     config_model = DatadogConfig
@@ -102,6 +109,12 @@ class DatadogConnector(Connector):
             tables=("incident",),
             incremental=True,
             description="Incidents (v2), a second incident source (cursor: modified).",
+        ),
+        Stream(
+            "users",
+            tables=("access_grant",),
+            snapshot=True,
+            description="Users (v2) with their roles, MFA and last login, as access grants.",
         ),
     )
 
@@ -236,6 +249,52 @@ class DatadogConnector(Connector):
         if newest is not None and newest != after:
             yield Checkpoint(iso(newest) or "")
 
+    def pull_users(self, since: str | None) -> Iterator[Record | Checkpoint]:
+        """Yield one access grant per enabled user (the whole set every run)."""
+        strategy = PageNumber(
+            page_param="page[number]",
+            size_param="page[size]",
+            page_size=min(self.config.page_size, 100),
+            start=0,
+            total_path="meta.page.total_count",
+        )
+        privileged = frozenset(self.settings.privileged_roles)
+        roles: dict[str, str] = {}
+        listed_roles = False
+        for page in paginate(
+            self.client, "GET", "api/v2/users", strategy=strategy, items="data", stream="users"
+        ):
+            roles.update(mapping.role_names(page.body))
+            for obj in page.items:
+                if mapping.user_is_disabled(obj):
+                    continue
+                unknown = [r for r in mapping.user_role_ids(obj) if r not in roles]
+                if unknown and not listed_roles:
+                    roles.update(self._all_role_names())
+                    listed_roles = True
+                yield Record(
+                    "access_grant",
+                    mapping.access_grant(
+                        obj, source=self.name, roles=roles, privileged_roles=privileged
+                    ),
+                )
+
+    def _all_role_names(self) -> dict[str, str]:
+        """Role id → name for every role (when a users page did not include them)."""
+        strategy = PageNumber(
+            page_param="page[number]",
+            size_param="page[size]",
+            page_size=100,
+            start=0,
+            total_path="meta.page.total_count",
+        )
+        names: dict[str, str] = {}
+        for page in paginate(
+            self.client, "GET", "api/v2/roles", strategy=strategy, items="data", stream="users"
+        ):
+            names.update(mapping.role_names(page.body))
+        return names
+
     # ------------------------------------------------------------------------------- check
 
     def check(self) -> list[CheckResult]:
@@ -245,6 +304,7 @@ class DatadogConnector(Connector):
             "read monitors": ("api/v1/monitor", {"page": 0, "page_size": 1}),
             "read hosts": ("api/v1/hosts", {"count": 1}),
             "read incidents": ("api/v2/incidents", {"page[size]": 1}),
+            "read users": ("api/v2/users", {"page[size]": 1}),
         }
         results = []
         for capability, (url, params) in probes.items():

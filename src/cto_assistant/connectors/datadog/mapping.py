@@ -1,4 +1,4 @@
-"""Datadog payloads (API v1 SLOs, SLO history, monitors, hosts; v2 incidents) → domain rows.
+"""Datadog payloads (API v1 SLOs, SLO history, monitors, hosts; v2 incidents, users) → rows.
 
 SLO history → `sli_point`: metric SLOs return `series` with `times` (epoch ms) and per-time
 `numerator` (good events) and `denominator` (total events); each time becomes one point with
@@ -6,6 +6,13 @@ good/total as given. Monitor and time-slice SLOs return only `overall.sli_value`
 `uptime` on older payloads): one point at the window's end with total = the window's length in
 seconds and good = total x sli_value / 100 (good seconds of uptime), so good/total is the SLI and
 error budgets compute the same way for every SLO type. `sli_value: null` (no data) gives no point.
+
+Users → `access_grant` (system "datadog"): principal is the user's handle (the login, an e-mail
+for people), role the names of the user's roles joined by ", ", privileged when a role name
+contains "admin" (Datadog Admin Role, custom admin roles) or is configured as privileged, `mfa`
+from `mfa_enabled` (None when the payload does not say), last use from `last_login_time`,
+granted from `created_at`; service accounts are principal_type "service". Disabled users hold no
+access and give no row.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cto_assistant.connectors.payload import Reader
+from cto_assistant.connectors.payload import Reader, dig
 from cto_assistant.errors import SchemaDriftError
 
 TIMEFRAME_DAYS = {"7d": 7, "30d": 30, "90d": 90}
@@ -197,3 +204,84 @@ def incident_modified(obj: Any, *, source: str) -> datetime | None:
     """When an incident last changed (for the incremental filter)."""
     r = Reader(obj, source=source, stream="incidents")
     return r.time("attributes.modified") or r.time("attributes.created")
+
+
+# ------------------------------------------------------------------------------- users (v2)
+
+MACHINE_PRINCIPALS = frozenset({"service", "bot", "app"})
+"""access_grant.principal_type values a Datadog service account stands for."""
+
+
+def role_names(body: Any) -> dict[str, str]:
+    """Role id → role name from a response's `included` roles (or a /api/v2/roles page)."""
+    names: dict[str, str] = {}
+    if not isinstance(body, dict):
+        return names
+    items: list[Any] = []
+    for key in ("included", "data"):
+        if isinstance(body.get(key), list):
+            items.extend(body[key])
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == "roles":
+            name = dig(item, "attributes.name")
+            if name:
+                names[str(item.get("id"))] = str(name)
+    return names
+
+
+def user_role_ids(obj: Any) -> list[str]:
+    """The role ids of a v2 user's `relationships.roles`."""
+    roles = dig(obj, "relationships.roles.data")
+    if not isinstance(roles, list):
+        return []
+    return [str(ref["id"]) for ref in roles if isinstance(ref, dict) and ref.get("id")]
+
+
+def user_is_disabled(obj: Any) -> bool:
+    """A disabled user cannot log in: it holds no access."""
+    attrs = obj.get("attributes") if isinstance(obj, dict) else None
+    if not isinstance(attrs, dict):
+        return False
+    return bool(attrs.get("disabled")) or str(attrs.get("status") or "").lower() == "disabled"
+
+
+def _user_time(a: Reader, path: str) -> datetime | None:
+    try:
+        return a.time(path)
+    except (OverflowError, OSError, ValueError) as exc:  # an epoch beyond datetime's range
+        raise SchemaDriftError(
+            a.source, f"user field '{path}' is out of range", stream=a.stream, field=path
+        ) from exc
+
+
+def access_grant(
+    obj: Any,
+    *,
+    source: str,
+    roles: dict[str, str],
+    privileged_roles: frozenset[str] = frozenset(),
+    system: str = "datadog",
+) -> dict[str, Any]:
+    """A v2 user → access_grant row (principal: the handle; privileged: an admin role)."""
+    r = Reader(obj, source=source, stream="users", what="user")
+    a = Reader(r.need("attributes"), source=source, stream="users", what="user attributes")
+    principal = str(a.need("handle"))
+    email = a.get("email")
+    known = roles if isinstance(roles, dict) else {}
+    names = [str(known.get(role_id) or role_id) for role_id in user_role_ids(obj)]
+    privileged = any("admin" in n.lower() or n in privileged_roles for n in names)
+    mfa = a.get("mfa_enabled")  # absent on older payloads: unknown, not "off"
+    return {
+        "source": source,
+        "source_id": f"{system}:{principal}",
+        "system": system,
+        "principal": principal,
+        "principal_type": "service" if a.get("service_account") else "user",
+        "person_email": str(email).lower() if email else None,
+        "role": ", ".join(names) or None,
+        "privileged": privileged,
+        "mfa": None if mfa is None else bool(mfa),
+        "last_used_at": _user_time(a, "last_login_time"),
+        "granted_at": _user_time(a, "created_at"),
+        "key_created_at": None,
+    }

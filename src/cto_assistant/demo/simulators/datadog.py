@@ -1,13 +1,20 @@
-"""Datadog simulator: API v1 SLOs, SLO history, monitors, hosts and API v2 incidents.
+"""Datadog simulator: API v1 SLOs, SLO history, monitors, hosts; API v2 incidents, users, roles.
 
 Serves the world's `slo`, `sli_point`, `monitor`, `host_health` and Datadog `incident` rows
-(incidents whose key is `IR-<public id>`) in the shapes of Datadog's OpenAPI descriptions.
+(incidents whose key is `IR-<public id>`) in the shapes of Datadog's OpenAPI descriptions, and
+the `access_grant` rows of system "datadog" as v2 users (`GET /api/v2/users`, JSON:API with
+`relationships.roles` and the page's roles in `included`; `page[size]` (default 10, max 100) /
+`page[number]` from 0; `meta.page.total_count`) and their roles (`GET /api/v2/roles`). A user's
+handle is the grant's principal, its id a UUID derived from it; `role` may name several roles
+joined by ", "; principal_type service/bot/app is a service account; `mfa` None omits
+`mfa_enabled`.
 Demo credentials: `DD-API-KEY: demo-dd-api-key`, `DD-APPLICATION-KEY: demo-dd-app-key`
 (missing keys → 401, wrong keys → 403, as `{"errors": ["Forbidden"]}`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -22,6 +29,9 @@ from cto_assistant.demo.world import Row, World
 DEMO_CREDENTIALS = {"api_key": "demo-dd-api-key", "app_key": "demo-dd-app-key"}
 ORG_ID = 321813
 CREATOR = {"name": "Acme SRE", "handle": "sre@acme.example", "email": "sre@acme.example"}
+ORG_UUID = "4dee724d-00cc-11ea-a77b-570c9d03c6c5"
+ROLES_CREATED = "2019-11-07T16:29:44.476935+00:00"
+MACHINE_PRINCIPALS = frozenset({"service", "bot", "app"})
 
 
 def _epoch(value: Any) -> int:
@@ -181,6 +191,66 @@ def incident_object(row: Row, user_ids: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def role_id(name: str) -> str:
+    """A stable role UUID for a role name."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"datadog-role:{name}"))
+
+
+def grant_role_names(row: Row) -> list[str]:
+    """The role names a world grant stands for ("A, B" → two roles)."""
+    return [n.strip() for n in str(row.get("role") or "").split(",") if n.strip()]
+
+
+def user_object(row: Row, names: dict[str, Any]) -> dict[str, Any]:
+    """A world access_grant row of system datadog as a v2 User (JSON:API resource)."""
+    handle = str(row["principal"])
+    email = str(row.get("person_email") or handle)
+    uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"datadog-user:{handle}"))
+    created = _iso(row.get("granted_at")) or ROLES_CREATED
+    attributes: dict[str, Any] = {
+        "name": names.get(email.lower()),
+        "handle": handle,
+        "created_at": created,
+        "modified_at": created,
+        "email": email,
+        "icon": "https://secure.gravatar.com/avatar/"
+        + hashlib.md5(email.lower().encode(), usedforsecurity=False).hexdigest()
+        + "?s=48&d=retro",
+        "title": None,
+        "verified": True,
+        "service_account": row.get("principal_type") in MACHINE_PRINCIPALS,
+        "disabled": False,
+        "status": "Active",
+        "last_login_time": _iso(row.get("last_used_at")),
+    }
+    if row.get("mfa") is not None:
+        attributes["mfa_enabled"] = bool(row["mfa"])
+    return {
+        "type": "users",
+        "id": uid,
+        "attributes": attributes,
+        "relationships": {
+            "roles": {"data": [{"type": "roles", "id": role_id(n)} for n in grant_role_names(row)]},
+            "org": {"data": {"type": "orgs", "id": ORG_UUID}},
+        },
+    }
+
+
+def role_object(name: str, user_count: int) -> dict[str, Any]:
+    """A v2 Role resource (as `included` in the users listing and served by /api/v2/roles)."""
+    return {
+        "type": "roles",
+        "id": role_id(name),
+        "attributes": {
+            "name": name,
+            "created_at": ROLES_CREATED,
+            "modified_at": ROLES_CREATED,
+            "user_count": user_count,
+        },
+        "relationships": {"permissions": {"data": []}},
+    }
+
+
 def is_datadog_incident(row: Row) -> bool:
     """Datadog incidents are keyed IR-<public id> in the world."""
     return str(row.get("key", "")).startswith("IR-")
@@ -218,6 +288,18 @@ def make_app(world: World, *, credentials: dict[str, str] | None = None) -> Fast
         }
         for email, uid in user_ids.items()
     ]
+
+    names = {str(p["email"]).lower(): p.get("name") for p in world.rows("person")}
+    grants = [g for g in world.rows("access_grant") if g.get("system") == "datadog"]
+    dd_users = sorted(
+        (user_object(g, names) for g in grants),
+        key=lambda u: (u["attributes"]["name"] or u["attributes"]["handle"]).lower(),
+    )
+    role_counts: dict[str, int] = defaultdict(int)
+    for g in grants:
+        for name in grant_role_names(g):
+            role_counts[name] += 1
+    roles = {role_id(n): role_object(n, c) for n, c in sorted(role_counts.items())}
 
     def auth(request: Request) -> JSONResponse | None:
         api_key = request.headers.get("dd-api-key")
@@ -343,5 +425,38 @@ def make_app(world: World, *, credentials: dict[str, str] | None = None) -> Fast
             }
             body["included"] = [u for u in users if u["id"] in wanted]
         return body
+
+    @app.get("/api/v2/users", response_model=None)
+    def list_users(
+        request: Request,
+        page_size: int = Query(10, alias="page[size]"),
+        page_number: int = Query(0, alias="page[number]"),
+    ) -> Any:
+        if (denied := auth(request)) is not None:
+            return denied
+        page_size = max(1, min(page_size, 100))
+        chosen = dd_users[page_number * page_size : (page_number + 1) * page_size]
+        wanted = {ref["id"] for u in chosen for ref in u["relationships"]["roles"]["data"]}
+        return {
+            "data": chosen,
+            "included": [roles[r] for r in sorted(wanted) if r in roles],
+            "meta": {"page": {"total_count": len(dd_users), "total_filtered_count": len(dd_users)}},
+        }
+
+    @app.get("/api/v2/roles", response_model=None)
+    def list_roles(
+        request: Request,
+        page_size: int = Query(10, alias="page[size]"),
+        page_number: int = Query(0, alias="page[number]"),
+    ) -> Any:
+        if (denied := auth(request)) is not None:
+            return denied
+        page_size = max(1, min(page_size, 100))
+        every = list(roles.values())
+        chosen = every[page_number * page_size : (page_number + 1) * page_size]
+        return {
+            "data": chosen,
+            "meta": {"page": {"total_count": len(every), "total_filtered_count": len(every)}},
+        }
 
     return app
