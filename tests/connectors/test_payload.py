@@ -66,3 +66,8 @@ def test_reader_time_fields() -> None:
     assert reader.time("missing") is None
     with pytest.raises(SchemaDriftError, match="'bad' is not a timestamp"):
         reader.time("bad")
+
+
+def test_out_of_range_epochs_are_not_timestamps() -> None:
+    assert parse_time(10**30) is None
+    assert parse_time(-(10**20)) is None
