@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from cto_assistant.cli import ask, config, costs, demo, imports, reports, serve, sync, users
+from cto_assistant.cli import (
+    ask,
+    config,
+    costs,
+    demo,
+    docs,
+    imports,
+    reports,
+    serve,
+    sync,
+    users,
+    worker,
+)
+from cto_assistant.cli import secrets as secrets_cli
 
 app = typer.Typer(
     name="cto",
@@ -14,7 +27,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (demo, serve, sync, ask, costs, imports, reports, users, config):
+for module in (
+    demo,
+    serve,
+    sync,
+    ask,
+    costs,
+    imports,
+    reports,
+    users,
+    config,
+    docs,
+    secrets_cli,
+    worker,
+):
     module.register(app)
 
 __all__ = ["app"]

@@ -9,8 +9,9 @@ through the entry-point group `cto_assistant.connectors` without touching this f
     [project.entry-points."cto_assistant.connectors"]
     servicenow = "acme_cto_servicenow:ServiceNowConnector"
 
-Secrets in a section are given as a value or by environment variable name: `token_env =
-"JIRA_TOKEN"` fills the config model's `token` field from `$JIRA_TOKEN` (see `resolve_env_fields`).
+Secrets in a section are given as a value, by environment variable name (`token_env =
+"JIRA_TOKEN"` fills the config model's `token` field from `$JIRA_TOKEN`) or by the name of a secret
+stored encrypted in the database (`token_secret = "JIRA_TOKEN"`, see `cto secrets set`).
 Every secret value is registered with the log redactor before the connector is built.
 """
 
@@ -28,12 +29,14 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from cto_assistant.connectors.base import Connector, ConnectorConfig, ConnectorContext
 from cto_assistant.errors import ConfigError
 from cto_assistant.logging import get_logger, register_secret
+from cto_assistant.secrets import SecretLookup, secret_lookup
 from cto_assistant.settings import Settings
 
 log = get_logger("connectors.registry")
 
 ENTRY_POINT_GROUP = "cto_assistant.connectors"
 ENV_SUFFIX = "_env"
+SECRET_SUFFIX = "_secret"  # noqa: S105 - a key suffix, not a secret
 
 BUILTIN_KINDS: dict[str, str] = {
     "catalog": "cto_assistant.connectors.catalog:CatalogConnector",
@@ -54,6 +57,7 @@ BUILTIN_KINDS: dict[str, str] = {
     "aws_iam": "cto_assistant.connectors.aws_iam:AwsIamConnector",
     "postgres_access": "cto_assistant.connectors.postgres_access:PostgresAccessConnector",
     "roster": "cto_assistant.connectors.roster:RosterConnector",
+    "web_search": "cto_assistant.connectors.web_search:WebSearchConnector",
 }
 
 TransportChoice = httpx.BaseTransport | Mapping[str, httpx.BaseTransport] | None
@@ -109,24 +113,35 @@ def resolve_env_fields(
     *,
     setting_prefix: str,
     environ: Mapping[str, str] | None = None,
+    secrets: SecretLookup | None = None,
 ) -> dict[str, Any]:
-    """Replace each `<field>_env = "VAR"` whose model has `<field>` by the value of `$VAR`.
+    """Replace `<field>_env = "VAR"` by `$VAR` and `<field>_secret = "NAME"` by a stored secret.
 
     Keys the model declares itself (a field really named `..._env`) are left alone. Giving both
-    `token` and `token_env` is refused, as is naming an unset variable.
+    `token` and `token_env` is refused, as is naming an unset variable or an unknown secret.
     """
     env = os.environ if environ is None else environ
     fields = model.model_fields
     resolved: dict[str, Any] = {}
     for key, value in section.items():
-        target = key.removesuffix(ENV_SUFFIX)
+        suffix = next((s for s in (ENV_SUFFIX, SECRET_SUFFIX) if key.endswith(s)), "")
+        target = key.removesuffix(suffix) if suffix else key
         if key == target or key in fields or target not in fields:
             resolved.setdefault(key, value)
             continue
         if target in section:
             raise ConfigError(f"{setting_prefix}.{key}", f"give either {target} or {key}, not both")
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"{setting_prefix}.{key}", "must name an environment variable")
+            what = "an environment variable" if suffix == ENV_SUFFIX else "a stored secret"
+            raise ConfigError(f"{setting_prefix}.{key}", f"must name {what}")
+        if suffix == SECRET_SUFFIX:
+            found = secrets(value) if secrets is not None else None
+            if found is None:
+                raise ConfigError(
+                    f"{setting_prefix}.{key}", f"no stored secret {value} (`cto secrets set`)"
+                )
+            resolved[target] = found
+            continue
         if value not in env:
             raise ConfigError(f"{setting_prefix}.{key}", f"environment variable {value} is not set")
         resolved[target] = env[value]
@@ -148,13 +163,16 @@ def connector_config(
     section: Mapping[str, Any],
     *,
     environ: Mapping[str, str] | None = None,
+    secrets: SecretLookup | None = None,
 ) -> tuple[type[Connector], ConnectorConfig]:
     """Validate `[sources.<name>]` against its connector's config model; errors name the field."""
     prefix = f"sources.{name}"
     data = dict(section)
     kind = str(data.setdefault("kind", name))
     cls = connector_class(kind, setting=f"{prefix}.kind")
-    data = resolve_env_fields(data, cls.config_model, setting_prefix=prefix, environ=environ)
+    data = resolve_env_fields(
+        data, cls.config_model, setting_prefix=prefix, environ=environ, secrets=secrets
+    )
     try:
         config = cls.config_model.model_validate(data)
     except ValidationError as exc:
@@ -183,9 +201,10 @@ def build_connector(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] | None = None,
     environ: Mapping[str, str] | None = None,
+    secrets: SecretLookup | None = None,
 ) -> Connector:
     """Build the connector of source `name` from its settings section (validated first)."""
-    cls, config = connector_config(name, section, environ=environ)
+    cls, config = connector_config(name, section, environ=environ, secrets=secrets)
     context = ConnectorContext(name=name, config=config, transport=transport, sleep=sleep)
     return cls(context)
 
@@ -216,12 +235,18 @@ def configured_connectors(
             )
         names = wanted
     built: list[Connector] = []
+    lookup = secret_lookup(settings.effective_database_url, environ)
     for name in names:
         chosen = transport.get(name) if isinstance(transport, Mapping) else transport
         try:
             built.append(
                 build_connector(
-                    name, settings.sources[name], transport=chosen, sleep=sleep, environ=environ
+                    name,
+                    settings.sources[name],
+                    transport=chosen,
+                    sleep=sleep,
+                    environ=environ,
+                    secrets=lookup,
                 )
             )
         except ConfigError as exc:
@@ -238,9 +263,10 @@ def check_sources(
 ) -> dict[str, ConfigError]:
     """Validate every `[sources.*]` section without building clients; bad ones by name."""
     problems: dict[str, ConfigError] = {}
+    lookup = secret_lookup(settings.effective_database_url, environ)
     for name, section in settings.sources.items():
         try:
-            connector_config(name, section, environ=environ)
+            connector_config(name, section, environ=environ, secrets=lookup)
         except ConfigError as exc:
             problems[name] = exc
     return problems

@@ -31,6 +31,7 @@ from cto_assistant.connectors.base import (
     Record,
     Stream,
 )
+from cto_assistant.connectors.payload import Reader
 from cto_assistant.connectors.threat_intel import mapping
 from cto_assistant.connectors.threat_intel.mapping import PackageRef
 from cto_assistant.errors import ConnectorError, SchemaDriftError
@@ -245,11 +246,13 @@ class ThreatIntelConnector(Connector):
                         field="results",
                     )
                 again = []
-                for query, result in zip(queries, results, strict=True):
-                    for vuln in result.get("vulns") or []:
-                        modified[str(vuln["id"])] = str(vuln.get("modified", ""))
+                for query, item in zip(queries, results, strict=True):
+                    result = Reader(item, source=self.name, stream="osv", what="querybatch result")
+                    for vuln in result.get("vulns", []):
+                        found = Reader(vuln, source=self.name, stream="osv", what="OSV vuln")
+                        modified[str(found.need("id"))] = str(found.get("modified", ""))
                     if result.get("next_page_token"):
-                        again.append({**query, "page_token": result["next_page_token"]})
+                        again.append({**query, "page_token": result.get("next_page_token")})
                 queries = again
         newest = since
         for vuln_id in sorted(modified):

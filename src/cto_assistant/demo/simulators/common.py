@@ -188,13 +188,25 @@ class FaultMiddleware:
         elif fault.kind == "malformed":
             body = b"<html><body>502 Bad Gateway</body>" + body[:20]
         elif fault.kind == "rename_field":
-            body = json.dumps(rename_key(json.loads(body), fault.field, fault.new_field)).encode()
+            body = rename_in_body(body, fault.field, fault.new_field)
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await send(
             {"type": "http.response.start", "status": start.get("status", 200), "headers": headers}
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def rename_in_body(body: bytes, old: str, new: str) -> bytes:
+    """Rename a field in a JSON body, or an element in an XML one; other bodies pass unchanged."""
+    try:
+        return json.dumps(rename_key(json.loads(body), old, new)).encode()
+    except (ValueError, UnicodeDecodeError):
+        pass
+    if body.lstrip().startswith(b"<"):
+        for a, b in ((f"<{old}>", f"<{new}>"), (f"</{old}>", f"</{new}>")):
+            body = body.replace(a.encode(), b.encode())
+    return body
 
 
 def rename_key(data: Any, old: str, new: str) -> Any:
