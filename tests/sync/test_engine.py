@@ -340,3 +340,25 @@ def test_a_finished_run_is_published_to_the_dashboard(
     monkeypatch.setattr(events, "publish", lambda name, data: published.append((name, data)))
     SyncEngine(sqlite_store, [FakeConnector.named()]).run()
     assert published == [("sync_finished", {"kind": "sync", "sources": ["fake"]})]
+
+
+def test_a_mapper_tripping_on_an_unexpected_shape_is_recorded_as_schema_drift(
+    sqlite_store: Store,
+) -> None:
+    from cto_assistant.connectors.base import Connector, ConnectorConfig, ConnectorContext, Stream
+
+    class Brittle(Connector):
+        kind = "brittle"
+        streams = (Stream("items", tables=("incident",)),)
+
+        def pull_items(self, since: str | None):  # type: ignore[no-untyped-def]
+            payload: dict[str, object] = {"title": None}
+            yield self.record("incident", "1", title=payload["title"].upper())  # type: ignore[union-attr]
+
+    config = ConnectorConfig(kind="brittle", base_url="http://unused")
+    [result] = SyncEngine(
+        sqlite_store, [Brittle(ConnectorContext(name="brittle", config=config))]
+    ).run()
+    assert result.status == "failed"
+    assert result.error_kind == "schema_drift"
+    assert "AttributeError" in (result.error or "")

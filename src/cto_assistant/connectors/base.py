@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from cto_assistant.errors import ConnectorError
+from cto_assistant.errors import ConnectorError, SchemaDriftError
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +145,26 @@ class Connector:
         return tuple(stream for stream in self.streams if stream.name in wanted)
 
     def pull(self, stream: str, since: str | None) -> Iterator[Record | Checkpoint]:
-        """Yield the records of `stream` changed since the cursor `since` (None: everything)."""
+        """Yield the records of `stream` changed since the cursor `since` (None: everything).
+
+        A payload that breaks a mapper in a way it did not anticipate (a field of the wrong
+        type, a missing key read directly) is schema drift of this stream, not a crash.
+        """
         self.stream(stream)
         method = getattr(self, f"pull_{stream}")
-        result: Iterator[Record | Checkpoint] = method(since)
-        return result
+        return self._as_schema_drift(stream, method(since))
+
+    def _as_schema_drift(
+        self, stream: str, items: Iterator[Record | Checkpoint]
+    ) -> Iterator[Record | Checkpoint]:
+        try:
+            yield from items
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+            raise SchemaDriftError(
+                self.name,
+                f"unexpected payload shape ({exc.__class__.__name__}: {str(exc)[:200]})",
+                stream=stream,
+            ) from exc
 
     def check(self) -> list[CheckResult]:
         """Probe each capability read-only; never writes to the vendor."""
