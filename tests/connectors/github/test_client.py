@@ -175,11 +175,11 @@ def test_full_sync_round_trips_the_world(
     connector.close()
 
 
-def test_pull_requests_page_across_boundaries(
+def test_rest_pull_requests_page_across_boundaries(
     server: tuple[ServedApp, SimulatorState], world: World
 ) -> None:
     running, state = server
-    connector = connect(running, page_size=5)
+    connector = connect(running, page_size=5, pull_requests_api="rest")
     rows, _ = pull(connector, "pull_requests")
     assert len(rows["pull_request"]) == 15
     listing = [r for r in state.requests if r.path == f"/repos/{CHECKOUT}/pulls"]
@@ -188,11 +188,12 @@ def test_pull_requests_page_across_boundaries(
     assert connector.context.stats.pages >= 3
 
 
+@pytest.mark.parametrize(("api", "pull_request_requests"), [("graphql", 1), ("rest", 2)])
 def test_second_sync_with_nothing_new_reads_one_page_per_repo(
-    server: tuple[ServedApp, SimulatorState],
+    server: tuple[ServedApp, SimulatorState], api: str, pull_request_requests: int
 ) -> None:
     running, state = server
-    connector = connect(running)
+    connector = connect(running, pull_requests_api=api)
     cursors = {stream: pull(connector, stream)[1][-1] for stream in INCREMENTAL}
     before = settled(state)
     counts = {}
@@ -201,10 +202,11 @@ def test_second_sync_with_nothing_new_reads_one_page_per_repo(
         rows, new_cursors = pull(connector, stream, cursors[stream])
         assert rows == {} and new_cursors == [], stream
         counts[stream] = settled(state) - start
-    # Repos are cached by the connector: 2 active repos → one listing page each; one workflow each;
-    # the org-wide alert listings are one request each.
+    # Repos are cached by the connector: 2 active repos → one listing page each (GraphQL: one
+    # query asks both repos for their newest PR); one workflow each; the org-wide alert
+    # listings are one request each.
     assert counts == {
-        "pull_requests": 2,
+        "pull_requests": pull_request_requests,
         "deployments": 2,
         "workflow_runs": 2 + 1,
         "dependabot_alerts": 1,
@@ -213,11 +215,12 @@ def test_second_sync_with_nothing_new_reads_one_page_per_repo(
     assert settled(state) - before == sum(counts.values())
 
 
-def test_incremental_sync_pulls_only_the_changed_pull_request() -> None:
+@pytest.mark.parametrize(("api", "requests"), [("graphql", 1 + 1), ("rest", 2 + 3)])
+def test_incremental_sync_pulls_only_the_changed_pull_request(api: str, requests: int) -> None:
     app = make_app(build_world())  # its own world: this test changes a pull request
     state = app.state.sim
     with served(app) as running:
-        connector = connect(running)
+        connector = connect(running, pull_requests_api=api)
         _, cursors = pull(connector, "pull_requests")
         cursor = parse_time(cursors[-1])
         assert cursor is not None
@@ -227,8 +230,10 @@ def test_incremental_sync_pulls_only_the_changed_pull_request() -> None:
         rows, new_cursors = pull(connector, "pull_requests", cursors[-1])
     assert [r["number"] for r in rows["pull_request"]] == [2]
     assert {r["pr_number"] for r in rows["review"]} == {2}
-    # one listing page per repo + detail, commits and reviews of the one changed PR
-    assert settled(state) - start == 2 + 3
+    # GraphQL: the newest-PR query for both repos + one page of the changed repo's PRs (the
+    # changed PR's commits and reviews come with it); REST: one listing page per repo + detail,
+    # commits and reviews of the one changed PR.
+    assert settled(state) - start == requests
     assert new_cursors == [changed["updated_at"].isoformat().replace("+00:00", "Z")]
 
 
@@ -282,7 +287,7 @@ def test_renamed_field_is_schema_drift_naming_the_field(
     server: tuple[ServedApp, SimulatorState],
 ) -> None:
     running, state = server
-    connector = connect(running)
+    connector = connect(running, pull_requests_api="rest")
     state.add_fault(
         "rename_field",
         times=1,

@@ -55,7 +55,7 @@ def admit_null(node: Any) -> Any:
     return node
 
 
-def get(client: TestClient, url: str, **params: object) -> object:
+def get(client: TestClient, url: str, **params: Any) -> object:
     response = client.get(url, headers=AUTH, params=params)
     assert response.status_code == 200, (url, response.status_code, response.text[:200])
     return response.json()
@@ -248,3 +248,168 @@ def test_large_world_is_indexed_once_and_served_fast() -> None:
         served_in = time.perf_counter() - started - built
     assert built < 5.0 and served_in < 2.0
     assert timedelta(0) <= timedelta(seconds=served_in)
+
+
+# ---------------------------------------------------------------------- GraphQL (POST /graphql)
+
+PR_QUERY = """
+query One($owner: String!, $name: String!, $first: Int!, $after: String) {
+  rateLimit { cost remaining resetAt used limit nodeCount }
+  repository(owner: $owner, name: $name) {
+    nameWithOwner
+    pullRequests(first: $first, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id number title url state isDraft createdAt updatedAt mergedAt closedAt
+        additions deletions changedFiles baseRefName
+        mergeCommit { oid }
+        author { __typename login }
+        commits(first: 100) { totalCount nodes { commit { oid authoredDate committedDate author { user { login } } } } }
+        reviews(first: 100) { totalCount nodes { id state submittedAt author { login } } }
+      }
+    }
+  }
+}
+"""
+
+
+def graphql(client: TestClient, query: str, **variables: object) -> dict[str, Any]:
+    response = client.post("/graphql", headers=AUTH, json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text[:200]
+    body = response.json()
+    assert isinstance(body, dict)
+    return body
+
+
+def test_graphql_requires_a_token_and_counts_points() -> None:
+    with TestClient(make_app(build_world())) as fresh:
+        refused = fresh.post("/graphql", json={"query": "{ rateLimit { cost } }"})
+        assert refused.status_code == 401 and refused.json()["message"] == "Bad credentials"
+        response = fresh.post(
+            "/graphql",
+            headers=AUTH,
+            json={
+                "query": PR_QUERY,
+                "variables": {"owner": "acme", "name": "checkout-service", "first": 50},
+            },
+        )
+        assert response.headers["x-ratelimit-resource"] == "graphql"
+        assert response.headers["x-ratelimit-used"] == "1"
+        assert response.headers["x-ratelimit-remaining"] == "4999"
+        assert int(response.headers["x-ratelimit-reset"]) > time.time()
+        rate = response.json()["data"]["rateLimit"]
+        # 50 PRs + 50 x 100 commits + 50 x 100 reviews; 101 connection requests round to 1 point
+        assert (rate["cost"], rate["nodeCount"], rate["remaining"]) == (1, 10_050, 4999)
+        rest = fresh.get("/rate_limit", headers=AUTH)
+        assert rest.headers["x-ratelimit-resource"] == "core"
+
+
+def test_graphql_serves_the_same_pull_requests_as_rest(client: TestClient) -> None:
+    body = graphql(client, PR_QUERY, owner="acme", name="checkout-service", first=100)
+    connection = body["data"]["repository"]["pullRequests"]
+    nodes = connection["nodes"]
+    assert connection["totalCount"] == len(nodes) == 12
+    assert [n["updatedAt"] for n in nodes] == sorted((n["updatedAt"] for n in nodes), reverse=True)
+    for node in nodes:
+        number = node["number"]
+        rest = get(client, f"/repos/{CHECKOUT}/pulls/{number}")
+        assert isinstance(rest, dict)
+        state = "OPEN" if rest["state"] == "open" else ("MERGED" if rest["merged"] else "CLOSED")
+        assert (
+            node["id"], node["title"], node["url"], node["state"], node["isDraft"],
+            node["createdAt"], node["updatedAt"], node["mergedAt"], node["closedAt"],
+            node["additions"], node["deletions"], node["changedFiles"], node["baseRefName"],
+            (node["mergeCommit"] or {}).get("oid"), node["author"]["login"],
+        ) == (
+            rest["node_id"], rest["title"], rest["html_url"], state, rest["draft"],
+            rest["created_at"], rest["updated_at"], rest["merged_at"], rest["closed_at"],
+            rest["additions"], rest["deletions"], rest["changed_files"], rest["base"]["ref"],
+            rest["merge_commit_sha"], rest["user"]["login"],
+        )  # fmt: skip
+        assert node["author"]["__typename"] == "User"
+        commits = get(client, f"/repos/{CHECKOUT}/pulls/{number}/commits")
+        reviews = get(client, f"/repos/{CHECKOUT}/pulls/{number}/reviews")
+        assert isinstance(commits, list) and isinstance(reviews, list)
+        assert [
+            (
+                c["commit"]["oid"],
+                c["commit"]["authoredDate"],
+                c["commit"]["author"]["user"]["login"],
+            )
+            for c in node["commits"]["nodes"]
+        ] == [(c["sha"], c["commit"]["author"]["date"], c["author"]["login"]) for c in commits]
+        assert [
+            (r["id"], r["state"], r["submittedAt"], r["author"]["login"])
+            for r in node["reviews"]["nodes"]
+        ] == [
+            (r["node_id"], r["state"], r.get("submitted_at"), r["user"]["login"]) for r in reviews
+        ]
+
+
+def test_graphql_cursors_page_through_every_pull_request_once(client: TestClient) -> None:
+    seen: list[int] = []
+    after = None
+    while True:
+        body = graphql(
+            client, PR_QUERY, owner="acme", name="checkout-service", first=5, after=after
+        )
+        page = body["data"]["repository"]["pullRequests"]
+        seen.extend(n["number"] for n in page["nodes"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert sorted(seen) == list(range(1, 13)) and len(seen) == 12
+
+
+def test_graphql_errors_use_githubs_envelope(client: TestClient) -> None:
+    unknown = graphql(client, 'query { repository(owner: "acme", name: "x") { nope } }')
+    assert "data" not in unknown
+    assert unknown["errors"][0]["message"] == "Field 'nope' doesn't exist on type 'Repository'"
+    assert unknown["errors"][0]["extensions"] == {
+        "code": "undefinedField",
+        "typeName": "Repository",
+        "fieldName": "nope",
+    }
+    missing = graphql(client, 'query { repository(owner: "acme", name: "nope") { name } }')
+    assert missing["data"] == {"repository": None}
+    assert missing["errors"][0]["type"] == "NOT_FOUND" and missing["errors"][0]["path"] == [
+        "repository"
+    ]
+    assert (
+        "Could not resolve to a Repository with the name 'acme/nope'."
+        in missing["errors"][0]["message"]
+    )
+    unbounded = graphql(
+        client,
+        'query { repository(owner: "acme", name: "checkout-service") { pullRequests { totalCount } } }',
+    )
+    assert unbounded["errors"][0]["type"] == "MISSING_PAGINATION_BOUNDARIES"
+    too_many = graphql(client, PR_QUERY, owner="acme", name="checkout-service", first=101)
+    assert too_many["errors"][0]["type"] == "EXCESSIVE_PAGINATION"
+    assert "exceeds the `first` limit of 100 records" in too_many["errors"][0]["message"]
+    huge = graphql(
+        client,
+        """query { repository(owner: "acme", name: "checkout-service") {
+          pullRequests(first: 100) { nodes { commits(first: 100) { nodes { pullRequest {
+            reviews(first: 100) { totalCount } } } } } } } }""",
+    )
+    assert huge["errors"][0]["type"] == "MAX_NODE_LIMIT_EXCEEDED"
+    syntax = graphql(client, "query { repository(")
+    assert "data" not in syntax and syntax["errors"][0]["locations"]
+    no_query = client.post("/graphql", headers=AUTH, json={"variables": {}})
+    assert (
+        no_query.status_code == 200 and "query attribute" in no_query.json()["errors"][0]["message"]
+    )
+    not_json = client.post("/graphql", headers=AUTH, content=b"{oops")
+    assert not_json.status_code == 400
+
+
+def test_graphql_rate_limit_exhausted_answers_200_with_rate_limited() -> None:
+    app = make_app(build_world())
+    app.state.github_graphql.points_used = 5000
+    with TestClient(app) as fresh:
+        response = fresh.post("/graphql", headers=AUTH, json={"query": "{ rateLimit { cost } }"})
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["type"] == "RATE_LIMITED"
+    assert response.headers["x-ratelimit-remaining"] == "0"

@@ -1,4 +1,4 @@
-"""GitHub connector (REST v3): repositories, pull requests, deployments, alerts, SBOM, members."""
+"""GitHub connector (REST v3 + GraphQL): repositories, pull requests, deployments, alerts, SBOM, members."""
 
 from cto_assistant.connectors.github.client import GitHubConfig, GitHubConnector
 

@@ -1,16 +1,22 @@
-"""The GitHub connector (REST v3): repositories, pull requests, deployments, alerts, SBOM, members.
+"""The GitHub connector (REST v3 + GraphQL): repos, pull requests, deployments, alerts, members.
 
 Auth is a token (classic or fine-grained PAT, or an App installation token) sent as
 `Authorization: Bearer …`. Listings page with the Link header; rate limits (`x-ratelimit-*`,
-403 with remaining 0, 429) are handled by the shared HTTP client.
+403 with remaining 0, 429) are handled by the shared HTTP client, GraphQL's own RATE_LIMITED
+answers (HTTP 200 with `errors`) here.
 
 Streams
 - `repositories`: `/orgs/{org}/repos` + one branch-protection read per repo → `repository`
   (service and team from the repo's custom properties, names configurable).
-- `pull_requests` (incremental on `updated_at`): per repo `pulls?state=all&sort=updated&
-  direction=desc`, stopping at the cursor (first sync: `since_days` back); for each PR its detail
-  (additions/deletions/changed_files), commits and reviews → `pull_request`, `review`, `commit`.
-  The checkpoint (newest `updated_at` seen) is emitted once every repo has been read past it.
+- `pull_requests` (incremental on `updatedAt`) → `pull_request`, `review`, `commit`. With
+  `pull_requests_api = "graphql"` (default): one aliased query per 100 repositories asks for
+  each repo's most recently updated PR; only repos with a PR past the cursor (first sync:
+  `since_days` back) are then paged, `pull_requests_per_query` PRs a query ordered by
+  UPDATED_AT DESC with their first `page_size` commits and reviews, stopping at the cursor;
+  a PR's further commits/reviews are read only when `pageInfo.hasNextPage`. A page of 50 costs
+  1 point of the 5,000/hour GraphQL budget. With `"rest"`: per repo `pulls?state=all&
+  sort=updated&direction=desc` to the cursor, then each PR's detail, commits and reviews
+  (3 requests per PR). The checkpoint (newest update seen) is emitted once every repo is read.
 - `deployments` (incremental on `created_at`): GitHub Deployments, newest first, with the latest
   status → `deployment`; for a successful one, the commits between the previous successful
   deployment of the same environment and this one (compare API; PR numbers from the commit
@@ -25,9 +31,9 @@ Streams
 - `members`: org members, `role=admin` (owners → privileged) and `filter=2fa_disabled` (→ mfa) →
   `access_grant` (system "github"), plus `person` login ↔ e-mail rows where the e-mail is visible.
 
-Requests on a second sync with nothing new: one per repo for each per-repo incremental stream
-(pull requests, deployments; workflow runs: one per deploy workflow), one for each org-wide alert
-stream, plus the (cached) repository list.
+Requests on a second sync with nothing new: pull requests one GraphQL query per 100 repos (REST:
+one per repo); deployments one per repo; workflow runs one per repo plus one per deploy
+workflow; one for each org-wide alert stream; plus the (cached) repository list.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import time
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -53,8 +59,20 @@ from cto_assistant.connectors.base import (
 from cto_assistant.connectors.github import mapping
 from cto_assistant.connectors.pagination import LinkHeader, paginate
 from cto_assistant.connectors.payload import Reader, iso, parse_time
-from cto_assistant.errors import ConnectorError
-from cto_assistant.http import VendorClient, build_client, decode_json
+from cto_assistant.errors import (
+    AuthError,
+    ConnectorError,
+    RateLimitedError,
+    SchemaDriftError,
+    UpstreamError,
+)
+from cto_assistant.http import (
+    MAX_WAIT_SECONDS,
+    VendorClient,
+    build_client,
+    decode_json,
+    retry_after_seconds,
+)
 from cto_assistant.logging import get_logger
 
 log = get_logger("connectors.github")
@@ -62,6 +80,134 @@ log = get_logger("connectors.github")
 REPO_CACHE_SECONDS = 600.0
 BASE_LOOKBACK = 30  # older deployments read at most to find each environment's previous success
 COMPARE_MAX_PAGES = 3
+
+
+PROBE_BATCH = 100  # repositories asked about in one aliased "newest pull request" query
+GRAPHQL_RATE_LIMITED = frozenset({"RATE_LIMITED", "RATE_LIMIT"})
+# Errors that mean the query no longer fits the schema (a field or argument renamed or removed,
+# or a limit we no longer meet): schema drift, not an outage.
+GRAPHQL_SCHEMA_CODES = frozenset(
+    {
+        "undefinedField",
+        "undefinedType",
+        "argumentNotAccepted",
+        "argumentLiteralsIncompatible",
+        "missingRequiredArguments",
+        "variableMismatch",
+        "MISSING_PAGINATION_BOUNDARIES",
+        "EXCESSIVE_PAGINATION",
+        "MAX_NODE_LIMIT_EXCEEDED",
+    }
+)
+
+# GraphQL documents. Field names are GitHub's public schema (objects PullRequest,
+# PullRequestCommit, Commit, GitActor, PullRequestReview, RateLimit). Every query also asks for
+# `rateLimit` so the point budget is logged as it is spent.
+RATE_LIMIT_FIELDS = "rateLimit { cost remaining resetAt }"
+COMMIT_FRAGMENT = """
+fragment PullRequestCommitFields on PullRequestCommit {
+  commit {
+    oid
+    message
+    authoredDate
+    committedDate
+    author { user { login } }
+  }
+}
+"""
+REVIEW_FRAGMENT = """
+fragment ReviewFields on PullRequestReview {
+  id
+  state
+  submittedAt
+  author { login }
+}
+"""
+PULL_REQUEST_FRAGMENT = """
+fragment PullRequestFields on PullRequest {
+  id
+  number
+  title
+  url
+  state
+  isDraft
+  createdAt
+  updatedAt
+  mergedAt
+  closedAt
+  additions
+  deletions
+  changedFiles
+  baseRefName
+  mergeCommit { oid }
+  author { login }
+  commits(first: $nested) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ...PullRequestCommitFields }
+  }
+  reviews(first: $nested) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ...ReviewFields }
+  }
+}
+"""
+# One page of a repository's pull requests, most recently updated first, with their commits
+# and reviews: (1 + 2 x first) connection requests → 1 point at 50 a page.
+PULL_REQUEST_PAGE_QUERY = (
+    f"""
+query PullRequestPage(
+  $owner: String!, $name: String!, $first: Int!, $after: String, $nested: Int!
+) {{
+  {RATE_LIMIT_FIELDS}
+  repository(owner: $owner, name: $name) {{
+    pullRequests(first: $first, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{ ...PullRequestFields }}
+    }}
+  }}
+}}
+"""
+    + PULL_REQUEST_FRAGMENT
+    + COMMIT_FRAGMENT
+    + REVIEW_FRAGMENT
+)
+
+
+def _more_query(connection: str, fragment: str, fragment_text: str) -> str:
+    """The query for the next page of one PR's `connection` (commits or reviews)."""
+    return (
+        f"""
+query PullRequest{connection.title()}($id: ID!, $first: Int!, $after: String) {{
+  {RATE_LIMIT_FIELDS}
+  node(id: $id) {{
+    ... on PullRequest {{
+      {connection}(first: $first, after: $after) {{
+        pageInfo {{ hasNextPage endCursor }}
+        nodes {{ ...{fragment} }}
+      }}
+    }}
+  }}
+}}
+"""
+        + fragment_text
+    )
+
+
+# The rest of a long PR's commits or reviews, read only when `pageInfo.hasNextPage` says so.
+MORE_COMMITS_QUERY = _more_query("commits", "PullRequestCommitFields", COMMIT_FRAGMENT)
+MORE_REVIEWS_QUERY = _more_query("reviews", "ReviewFields", REVIEW_FRAGMENT)
+
+
+def probe_query(count: int) -> str:
+    """An aliased query for the newest-updated PR of `count` repositories ($o0/$n0, …)."""
+    params = ", ".join(f"$o{i}: String!, $n{i}: String!" for i in range(count))
+    order = "orderBy: {field: UPDATED_AT, direction: DESC}"
+    parts = "\n".join(
+        f"  r{i}: repository(owner: $o{i}, name: $n{i}) "
+        f"{{ pullRequests(first: 1, {order}) {{ nodes {{ updatedAt }} }} }}"
+        for i in range(count)
+    )
+    return f"query PullRequestHeads({params}) {{\n  {RATE_LIMIT_FIELDS}\n{parts}\n}}\n"
 
 
 class GitHubConfig(ConnectorConfig):
@@ -99,6 +245,30 @@ class GitHubConfig(ConnectorConfig):
     team_property: str = Field(
         default="team", description="Repository custom property naming the owning team key."
     )
+    pull_requests_api: Literal["graphql", "rest"] = Field(
+        default="graphql",
+        description=(
+            "How pull requests are read: 'graphql' (one query per page of up to "
+            "`pull_requests_per_query` PRs with their commits and reviews) or 'rest' (3 "
+            "requests per PR; for servers without GraphQL)."
+        ),
+    )
+    pull_requests_per_query: int = Field(
+        default=50,
+        ge=1,
+        le=100,
+        description=(
+            "Pull requests per GraphQL query (each brings up to `page_size` commits and "
+            "reviews); lower it if GitHub answers with timeouts."
+        ),
+    )
+    graphql_url: str | None = Field(
+        default=None,
+        description=(
+            "GraphQL endpoint; default derived from base_url (…/graphql, or …/api/graphql "
+            "for GitHub Enterprise Server's …/api/v3)."
+        ),
+    )
 
     @field_validator("deploy_workflow_pattern", "staging_workflow_pattern")
     @classmethod
@@ -112,7 +282,7 @@ class GitHubConfig(ConnectorConfig):
 
 
 class GitHubConnector(Connector):
-    """Reads a GitHub organization through REST v3."""
+    """Reads a GitHub organization through REST v3 (pull requests through GraphQL)."""
 
     kind = "github"
     config_model = GitHubConfig
@@ -273,7 +443,21 @@ class GitHubConnector(Connector):
         """Pull requests updated since the cursor, with their reviews and commits."""
         stream = "pull_requests"
         cursor = parse_time(since) if since else None
-        floor = self._floor()
+        if self.settings.pull_requests_api == "rest":
+            newest = yield from self._rest_pull_requests(cursor, stream)
+        else:
+            newest = yield from self._graphql_pull_requests(cursor, stream)
+        if newest is not None and newest != cursor:
+            yield Checkpoint(iso(newest) or "")
+
+    def _is_new(self, updated: datetime, cursor: datetime | None) -> bool:
+        """Whether a PR updated at `updated` is past the cursor (first sync: the floor)."""
+        return updated > cursor if cursor is not None else updated >= self._floor()
+
+    def _rest_pull_requests(
+        self, cursor: datetime | None, stream: str
+    ) -> Generator[Record, None, datetime | None]:
+        """REST: per repo, the PR listing newest-updated first, then 3 requests per new PR."""
         newest = cursor
         for repo in self._active_repos(stream):
             params = {"state": "all", "sort": "updated", "direction": "desc"}
@@ -283,17 +467,226 @@ class GitHubConnector(Connector):
                     updated = Reader(
                         item, source=self.name, stream=stream, what="pull request"
                     ).need_time("updated_at")
-                    if (cursor is not None and updated <= cursor) or (
-                        cursor is None and updated < floor
-                    ):
+                    if not self._is_new(updated, cursor):
                         done = True
                         break
                     newest = updated if newest is None else max(newest, updated)
                     yield from self._pull_request_records(repo, item, stream)
                 if done:
                     break
-        if newest is not None and newest != cursor:
-            yield Checkpoint(iso(newest) or "")
+        return newest
+
+    # ------------------------------------------------------------------ GraphQL
+
+    @property
+    def graphql_url(self) -> str:
+        """The GraphQL endpoint (configured, or derived from the REST base URL)."""
+        if self.settings.graphql_url:
+            return self.settings.graphql_url
+        base = self.settings.base_url.rstrip("/")
+        if base.endswith("/api/v3"):  # GitHub Enterprise Server
+            return base[: -len("/v3")] + "/graphql"
+        return base + "/graphql"
+
+    def graphql(
+        self, query: str, variables: dict[str, Any], stream: str, *, missing_ok: bool = False
+    ) -> dict[str, Any]:
+        """POST a GraphQL query and return its `data`; the `errors` envelope raises typed errors.
+
+        A RATE_LIMITED answer (HTTP 200, points exhausted) waits for the reset like a 429 when
+        the wait is short, else raises RateLimitedError. With `missing_ok`, NOT_FOUND errors
+        (a repository gone since it was listed) leave their field null instead of raising.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self.client.request(
+                "POST",
+                self.graphql_url,
+                stream=stream,
+                json={"query": query, "variables": variables},
+            )
+            self.client.stats.pages += 1
+            body = Reader(
+                decode_json(response, self.name, stream),
+                source=self.name,
+                stream=stream,
+                what="GraphQL response",
+            )
+            errors = body.get("errors") or []
+            if not isinstance(errors, list):
+                errors = [errors]
+            limited = [e for e in errors if _error_type(e) in GRAPHQL_RATE_LIMITED]
+            if limited:
+                wait = retry_after_seconds(response)
+                if attempt < self.client.max_attempts and (
+                    wait is not None and wait <= MAX_WAIT_SECONDS
+                ):
+                    self.client.stats.retries += 1
+                    self.client.stats.waited_seconds += wait
+                    log.info("graphql rate limited; waiting", source=self.name, wait_s=wait)
+                    (self.context.sleep or time.sleep)(wait)
+                    continue
+                raise RateLimitedError(
+                    self.name,
+                    f"GraphQL rate limit exhausted: {_error_text(limited[0])}",
+                    stream=stream,
+                    retry_after=wait,
+                )
+            self._raise_for_errors(errors, stream, missing_ok=missing_ok)
+            data = body.need("data")
+            spent = Reader(data, source=self.name, stream=stream, what="GraphQL data")
+            log.debug(
+                "graphql query",
+                source=self.name,
+                cost=spent.get("rateLimit.cost"),
+                remaining=spent.get("rateLimit.remaining"),
+            )
+            return dict(data)
+
+    def _raise_for_errors(self, errors: list[Any], stream: str, *, missing_ok: bool) -> None:
+        """Turn GraphQL `errors` into the connector error tree (NOT_FOUND tolerated on ask)."""
+        for error in errors:
+            kind = _error_type(error)
+            if kind == "NOT_FOUND" and missing_ok:
+                log.info("graphql object not found", source=self.name, path=_error_path(error))
+                continue
+            text = _error_text(error)
+            if kind in GRAPHQL_SCHEMA_CODES:
+                extensions = error.get("extensions") if isinstance(error, dict) else None
+                field = (extensions or {}).get("fieldName") or (extensions or {}).get(
+                    "argumentName"
+                )
+                raise SchemaDriftError(
+                    self.name, f"GraphQL query rejected: {text}", stream=stream, field=field
+                )
+            if kind == "FORBIDDEN":
+                raise AuthError(self.name, f"GraphQL access refused: {text}", stream=stream)
+            raise UpstreamError(
+                self.name, f"GraphQL error ({kind or 'unknown'}): {text}", stream=stream
+            )
+
+    def _graphql_pull_requests(
+        self, cursor: datetime | None, stream: str
+    ) -> Generator[Record, None, datetime | None]:
+        """GraphQL: ask which repos changed (one aliased query per 100), then page only those.
+
+        The cursor returned never passes the newest update the first query saw: a PR updated
+        while the sync runs, in a repo already read, is newer than that and is read next time
+        (GitHub's clock on both sides, so no local clock skew).
+        """
+        newest = cursor
+        heads = self._newest_pull_request_updates(self._active_repos(stream), stream)
+        for repo, head in heads.items():
+            if head is None or not self._is_new(head, cursor):
+                continue
+            found = yield from self._graphql_repo_pull_requests(repo, cursor, stream)
+            if found is not None:
+                newest = found if newest is None else max(newest, found)
+        seen_at_start = max((h for h in heads.values() if h is not None), default=None)
+        if newest is not None and seen_at_start is not None and newest > seen_at_start:
+            newest = max(seen_at_start, cursor) if cursor is not None else seen_at_start
+        return newest
+
+    def _newest_pull_request_updates(
+        self, repos: list[str], stream: str
+    ) -> dict[str, datetime | None]:
+        """Each repo's newest PR `updatedAt` (None: no PRs or no longer visible)."""
+        heads: dict[str, datetime | None] = {}
+        for start in range(0, len(repos), PROBE_BATCH):
+            batch = repos[start : start + PROBE_BATCH]
+            variables: dict[str, Any] = {}
+            for i, repo in enumerate(batch):
+                owner, name = repo.split("/", 1)
+                variables[f"o{i}"], variables[f"n{i}"] = owner, name
+            data = self.graphql(probe_query(len(batch)), variables, stream, missing_ok=True)
+            for i, repo in enumerate(batch):
+                if data.get(f"r{i}") is None:  # deleted or renamed since it was listed
+                    heads[repo] = None
+                    continue
+                answer = Reader(data, source=self.name, stream=stream, what="repository")
+                nodes = answer.need(f"r{i}.pullRequests.nodes")
+                newest = Reader(
+                    nodes[0] if nodes else {}, source=self.name, stream=stream, what="pull request"
+                )
+                heads[repo] = newest.need_time("updatedAt") if nodes else None
+        return heads
+
+    def _graphql_repo_pull_requests(
+        self, repo: str, cursor: datetime | None, stream: str
+    ) -> Generator[Record, None, datetime | None]:
+        """Page one repo's PRs newest-updated first down to the cursor; yield their rows."""
+        owner, name = repo.split("/", 1)
+        newest: datetime | None = None
+        after: str | None = None
+        nested = min(100, self.settings.page_size)
+        while True:
+            variables = {
+                "owner": owner,
+                "name": name,
+                "first": min(self.settings.pull_requests_per_query, self.settings.page_size),
+                "after": after,
+                "nested": nested,
+            }
+            data = self.graphql(PULL_REQUEST_PAGE_QUERY, variables, stream, missing_ok=True)
+            if data.get("repository") is None:
+                return newest  # gone since the repository list was read
+            page = Reader(data, source=self.name, stream=stream, what="pull request page")
+            for node in page.need("repository.pullRequests.nodes"):
+                pr = Reader(node, source=self.name, stream=stream, what="pull request")
+                updated = pr.need_time("updatedAt")
+                if not self._is_new(updated, cursor):
+                    return newest
+                newest = updated if newest is None else max(newest, updated)
+                yield from self._pull_request_node_records(repo, node, stream)
+            if not page.need("repository.pullRequests.pageInfo.hasNextPage"):
+                return newest
+            after = page.need("repository.pullRequests.pageInfo.endCursor")
+
+    def _pull_request_node_records(self, repo: str, node: Any, stream: str) -> Iterator[Record]:
+        """The pull_request, review and commit rows of one GraphQL PullRequest node."""
+        pr = Reader(node, source=self.name, stream=stream, what="pull request")
+        number = pr.need("number")
+        commits = self._connection_nodes(pr, "commits", MORE_COMMITS_QUERY, stream)
+        reviews = self._connection_nodes(pr, "reviews", MORE_REVIEWS_QUERY, stream)
+        yield Record(
+            "pull_request",
+            mapping.pull_request_node(
+                node, source=self.name, stream=stream, repo=repo, commits=commits, reviews=reviews
+            ),
+        )
+        for review in reviews:
+            yield Record(
+                "review",
+                mapping.review_node(
+                    review, source=self.name, stream=stream, repo=repo, pr_number=number
+                ),
+            )
+        for commit in commits:
+            yield Record(
+                "commit",
+                mapping.commit_node(
+                    commit, source=self.name, stream=stream, repo=repo, pr_number=number
+                ),
+            )
+
+    def _connection_nodes(self, pr: Reader, connection: str, query: str, stream: str) -> list[Any]:
+        """A PR's commits or reviews: the first page came with the PR; more only if there is."""
+        nodes = list(pr.need(f"{connection}.nodes"))
+        more = pr.need(f"{connection}.pageInfo.hasNextPage")
+        after = pr.get(f"{connection}.pageInfo.endCursor")
+        while more:
+            variables = {
+                "id": pr.need("id"),
+                "first": min(100, self.settings.page_size),
+                "after": after,
+            }
+            data = self.graphql(query, variables, stream)
+            page = Reader(data, source=self.name, stream=stream, what=f"pull request {connection}")
+            nodes.extend(page.need(f"node.{connection}.nodes"))
+            more = page.need(f"node.{connection}.pageInfo.hasNextPage")
+            after = page.get(f"node.{connection}.pageInfo.endCursor")
+        return nodes
 
     def _pull_request_records(self, repo: str, item: Any, stream: str) -> Iterator[Record]:
         number = Reader(item, source=self.name, stream=stream, what="pull request").need("number")
@@ -653,6 +1046,10 @@ class GitHubConnector(Connector):
                     if first_repo is None:
                         results.append(CheckResult(capability, False, "no repository visible"))
                         continue
+                    if self.settings.pull_requests_api == "graphql":
+                        self._newest_pull_request_updates([first_repo], "check")
+                        results.append(CheckResult(capability, True, "GraphQL"))
+                        continue
                     url = f"repos/{first_repo}/pulls"
                     params = {"per_page": 1, "state": "all"}
                 body = self.client.get_json(url, stream="check", params=params)
@@ -662,3 +1059,22 @@ class GitHubConnector(Connector):
             except ConnectorError as exc:
                 results.append(CheckResult(capability, False, str(exc)))
         return results
+
+
+def _error_type(error: Any) -> str | None:
+    """A GraphQL error's kind: GitHub's `type` (RATE_LIMITED, NOT_FOUND, …) or validation code."""
+    if not isinstance(error, dict):
+        return None
+    kind = error.get("type") or (error.get("extensions") or {}).get("code")
+    return str(kind) if kind else None
+
+
+def _error_path(error: Any) -> str:
+    path = error.get("path") if isinstance(error, dict) else None
+    return ".".join(str(p) for p in path) if isinstance(path, list) else ""
+
+
+def _error_text(error: Any) -> str:
+    """The vendor's message for a GraphQL error, shortened for a log line or exception."""
+    message = error.get("message") if isinstance(error, dict) else error
+    return str(message)[:200]

@@ -1,4 +1,4 @@
-"""Pure mappers: GitHub REST v3 payloads → domain rows (columns of `store.models`).
+"""Pure mappers: GitHub REST v3 and GraphQL payloads → domain rows (columns of `store.models`).
 
 Every function takes the decoded JSON object plus the source name and stream (for errors) and
 returns a row dict including `source` and `source_id`. `source_id` conventions (the demo
@@ -92,16 +92,11 @@ def pull_request(
     first_commit = min(
         (commit_time(c, source=source, stream=stream) for c in commits or []), default=None
     )
-    review_times: list[datetime] = []
-    approvals: list[datetime] = []
+    verdicts = []
     for review_obj in reviews or []:
         rv = Reader(review_obj, source=source, stream=stream, what="review")
-        submitted = rv.time("submitted_at")
-        if submitted is None or (author and rv.get("user.login") == author):
-            continue
-        review_times.append(submitted)
-        if rv.get("state") == "APPROVED":
-            approvals.append(submitted)
+        verdicts.append((rv.get("user.login"), rv.get("state"), rv.time("submitted_at")))
+    first_review, approved = review_milestones(verdicts, author)
     return {
         **_base(source, r.need("node_id")),
         "repo": repo,
@@ -112,8 +107,8 @@ def pull_request(
         "created_at": r.need_time("created_at"),
         "updated_at": r.time("updated_at"),
         "first_commit_at": first_commit,
-        "first_review_at": min(review_times, default=None),
-        "approved_at": min(approvals, default=None),
+        "first_review_at": first_review,
+        "approved_at": approved,
         "merged_at": merged_at,
         "closed_at": r.time("closed_at"),
         "merge_commit_sha": r.get("merge_commit_sha"),
@@ -124,6 +119,24 @@ def pull_request(
         "draft": bool(r.get("draft", False)),
         "url": r.get("html_url"),
     }
+
+
+def review_milestones(
+    reviews: list[tuple[str | None, str | None, datetime | None]], author: str | None
+) -> tuple[datetime | None, datetime | None]:
+    """First review and first approval by someone other than the author.
+
+    `reviews` are (reviewer login, review state, submitted at); unsubmitted (pending) reviews
+    and the author's own comments on their pull request do not count.
+    """
+    submitted = [
+        (state, at)
+        for login, state, at in reviews
+        if at is not None and not (author and login == author)
+    ]
+    first_review = min((at for _, at in submitted), default=None)
+    approved = min((at for state, at in submitted if state == "APPROVED"), default=None)
+    return first_review, approved
 
 
 def review(obj: Any, *, source: str, stream: str, repo: str, pr_number: int) -> Row:
@@ -157,6 +170,96 @@ def commit(obj: Any, *, source: str, stream: str, repo: str, pr_number: int | No
         "author": r.get("author.login"),
         "authored_at": commit_time(obj, source=source, stream=stream),
         "committed_at": r.time("commit.committer.date"),
+        "pr_number": pr_number,
+        "message": r.get("commit.message"),
+    }
+
+
+# ---------------------------------------------------------------- GraphQL (API v4) nodes
+# The GraphQL objects carry the same facts under other names: `id` is the REST `node_id`,
+# `url` the REST `html_url`, `mergeCommit.oid` the `merge_commit_sha`, `baseRefName` the
+# `base.ref`; states are upper-case enums (OPEN / CLOSED / MERGED).
+
+
+def pull_request_node(
+    obj: Any,
+    *,
+    source: str,
+    stream: str,
+    repo: str,
+    commits: list[Any],
+    reviews: list[Any],
+) -> Row:
+    """A pull_request row from a GraphQL `PullRequest` plus its commit and review nodes."""
+    r = Reader(obj, source=source, stream=stream, what="pull request")
+    merged_at = r.time("mergedAt")
+    closed_state = "merged" if merged_at is not None else "closed"
+    state = "open" if r.need("state") == "OPEN" else closed_state
+    author = r.get("author.login")
+    first_commit = min(
+        (commit_node_time(c, source=source, stream=stream) for c in commits), default=None
+    )
+    verdicts = []
+    for review_obj in reviews:
+        rv = Reader(review_obj, source=source, stream=stream, what="review")
+        verdicts.append((rv.get("author.login"), rv.get("state"), rv.time("submittedAt")))
+    first_review, approved = review_milestones(verdicts, author)
+    return {
+        **_base(source, r.need("id")),
+        "repo": repo,
+        "number": r.need("number"),
+        "title": r.get("title"),
+        "author": author,
+        "state": state,
+        "created_at": r.need_time("createdAt"),
+        "updated_at": r.need_time("updatedAt"),
+        "first_commit_at": first_commit,
+        "first_review_at": first_review,
+        "approved_at": approved,
+        "merged_at": merged_at,
+        "closed_at": r.time("closedAt"),
+        "merge_commit_sha": r.get("mergeCommit.oid"),
+        "base_branch": r.get("baseRefName"),
+        "additions": r.get("additions"),
+        "deletions": r.get("deletions"),
+        "changed_files": r.get("changedFiles"),
+        "draft": bool(r.get("isDraft", False)),
+        "url": r.get("url"),
+    }
+
+
+def review_node(obj: Any, *, source: str, stream: str, repo: str, pr_number: int) -> Row:
+    """A review row from a GraphQL `PullRequestReview`."""
+    r = Reader(obj, source=source, stream=stream, what="review")
+    return {
+        **_base(source, r.need("id")),
+        "repo": repo,
+        "pr_number": pr_number,
+        "reviewer": r.get("author.login"),
+        "state": r.need("state"),
+        "submitted_at": r.time("submittedAt"),
+    }
+
+
+def commit_node_time(obj: Any, *, source: str, stream: str) -> datetime:
+    """When a GraphQL `PullRequestCommit`'s commit was authored (else committed)."""
+    r = Reader(obj, source=source, stream=stream, what="pull request commit")
+    if r.get("commit.authoredDate") is not None:
+        return r.need_time("commit.authoredDate")
+    return r.need_time("commit.committedDate")
+
+
+def commit_node(obj: Any, *, source: str, stream: str, repo: str, pr_number: int | None) -> Row:
+    """A commit row from a GraphQL `PullRequestCommit` (its `commit` is the git commit)."""
+    r = Reader(obj, source=source, stream=stream, what="pull request commit")
+    sha = r.need("commit.oid")
+    return {
+        **_base(source, sha),
+        "sha": sha,
+        "repo": repo,
+        "author": r.get("commit.author.user.login"),
+        "authored_at": commit_node_time(obj, source=source, stream=stream),
+        "committed_at": r.time("commit.committedDate"),
         "pr_number": pr_number,
         "message": r.get("commit.message"),
     }

@@ -1,4 +1,4 @@
-"""GitHub REST v3 simulator: serves a World's repositories, delivery and security rows.
+"""GitHub REST v3 + GraphQL simulator: serves a World's repositories, delivery and security rows.
 
 Demo credentials: any request must carry `Authorization: Bearer ghp_acme_demo_token` (or
 `token ghp_acme_demo_token`); pass `credentials={"token": ...}` to `make_app` for another one.
@@ -10,6 +10,16 @@ code-scanning alerts (repo and org), rate_limit — and GitHub's documented shap
 members (`role=admin`, `filter=2fa_disabled`, memberships). Every response carries
 `x-ratelimit-*` headers; listings page with `per_page` (max 100) and `page` and a `Link` header
 with rel="next"/"last" (Dependabot uses the `after` cursor, like GitHub).
+
+`POST /graphql` serves GitHub's GraphQL API for pull requests: a subset of GitHub's public schema
+(`GRAPHQL_SDL`: Repository.pullRequests, PullRequest with commits and reviews, `node(id:)`,
+`rateLimit`, GitHub's names and nullability) parsed, validated and executed by graphql-core over
+the same indexed world as the REST endpoints, so any query within that subset works and a wrong
+field gets GitHub's `undefinedField` error. GitHub's limits are enforced before execution
+(`first`/`last` required and 1 to 100 per connection, at most 500,000 nodes), each query's point
+cost is charged against 5,000 points an hour (`x-ratelimit-resource: graphql`), and an exhausted
+budget answers HTTP 200 with a RATE_LIMITED error. Tests reach the endpoint's state through
+`app.state.github_graphql` (`points_used`, `reset_at`, `drop_field` for schema drift).
 
 How World rows become GitHub objects (and what the connector maps back, so world → simulator →
 connector returns the same `source_id`s):
@@ -34,16 +44,38 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    SelectionSetNode,
+    VariableNode,
+    build_schema,
+    execute_sync,
+    get_named_type,
+    get_operation_ast,
+    parse,
+    validate,
+)
+from starlette.concurrency import run_in_threadpool
 
 from cto_assistant.demo.simulators.common import bearer_token, new_simulator, same
 from cto_assistant.demo.world import Row, World
@@ -79,12 +111,14 @@ _DEPLOY_STATES = {
 _RUN_CONCLUSIONS = {"success": "success", "failure": "failure", "cancelled": "cancelled"}
 
 
+@lru_cache(maxsize=1 << 16)
 def stable_id(*parts: object) -> int:
     """A positive 31-bit integer id derived from names (same input, same id)."""
     digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF or 1
 
 
+@lru_cache(maxsize=1 << 16)
 def ts(value: Any) -> str | None:
     """GitHub's timestamp format (second precision, Z) for a datetime, date or ISO string."""
     if value is None or value == "":
@@ -196,6 +230,7 @@ class GitHubWorld:
         for items in self.pulls.values():
             items.sort(key=lambda r: r["number"])
         self.pull_by_number = {(r, p["number"]): p for r, prs in self.pulls.items() for p in prs}
+        self.pull_by_node = {p["source_id"]: p for prs in self.pulls.values() for p in prs}
         self.reviews: dict[tuple[str, int], list[Row]] = defaultdict(list)
         for review in world.rows("review"):
             self.reviews[(review["repo"], review["pr_number"])].append(review)
@@ -211,6 +246,7 @@ class GitHubWorld:
             items.sort(
                 key=lambda r: (ts(r.get("committed_at") or r["authored_at"]) or "", r["sha"])
             )
+        self.commit_by_sha = {(c["repo"], c["sha"]): c for c in world.rows("commit")}
         self._build_graph()
         self.deployments: dict[str, list[Row]] = defaultdict(list)
         self.runs: dict[str, list[Row]] = defaultdict(list)
@@ -918,6 +954,182 @@ class GitHubWorld:
             }
         }
 
+    # ------------------------------------------------------------------ GraphQL objects
+    # Plain dicts for graphql-core's default resolver: a callable value is a field with
+    # arguments (connections), called with the field's arguments when the query asks for it.
+
+    def gql_actor(self, login: str | None) -> dict[str, Any] | None:
+        """A GraphQL `User` (or `Bot`) for a login (None stays None)."""
+        if not login:
+            return None
+        uid = stable_id("user", login)
+        person = self.people.get(login) or {}
+        avatar = f"https://avatars.githubusercontent.com/u/{uid}?v=4"
+        return {
+            "__typename": "Bot" if login.endswith("[bot]") else "User",
+            "id": _node_id("U", uid),
+            "login": login,
+            "name": person.get("name"),
+            "email": person.get("email") or "",
+            "url": f"{WEB}/{login}",
+            "resourcePath": f"/{login}",
+            "avatarUrl": lambda _info, size=None: avatar,
+        }
+
+    def gql_commit(self, row: Row) -> dict[str, Any]:
+        """A GraphQL `Commit` for a commit row."""
+        repo, sha = row["repo"], row["sha"]
+        login = row.get("author")
+        person = self.people.get(login or "") or {}
+        name = person.get("name") or login or "unknown"
+        email = person.get("email") or f"{login or 'unknown'}@users.noreply.github.com"
+        authored = ts(row["authored_at"])
+        committed = ts(row.get("committed_at") or row["authored_at"])
+        message = row.get("message") or ""
+
+        def actor(when: str | None) -> dict[str, Any]:
+            user = self.gql_actor(login)
+            return {"date": when, "email": email, "name": name, "user": user}
+
+        return {
+            "__typename": "Commit",
+            "id": _node_id("C", stable_id("commit", sha)),
+            "oid": sha,
+            "abbreviatedOid": sha[:7],
+            "message": message,
+            "messageHeadline": message.split("\n", 1)[0],
+            "authoredDate": authored,
+            "committedDate": committed,
+            "author": lambda _info: actor(authored),
+            "committer": lambda _info: actor(committed),
+            "url": f"{WEB}/{repo}/commit/{sha}",
+        }
+
+    def gql_review(self, row: Row) -> dict[str, Any]:
+        """A GraphQL `PullRequestReview` for a review row."""
+        repo, number = row["repo"], row["pr_number"]
+        rid = stable_id("review", row["source_id"])
+        submitted = ts(row.get("submitted_at"))
+        pr = self.pull_by_number.get((repo, number)) or {}
+        return {
+            "__typename": "PullRequestReview",
+            "id": row["source_id"],
+            "author": self.gql_actor(row.get("reviewer")),
+            "body": "",
+            "state": row.get("state") or "COMMENTED",
+            "submittedAt": submitted,
+            "createdAt": submitted or ts(pr.get("created_at")),
+            "commit": None,
+            "url": f"{WEB}/{repo}/pull/{number}#pullrequestreview-{rid}",
+        }
+
+    def gql_pull_request(self, pr: Row) -> dict[str, Any]:
+        """A GraphQL `PullRequest` for a pull_request row (same facts as the REST object)."""
+        repo, number = pr["repo"], pr["number"]
+        html = pr.get("url") or f"{WEB}/{repo}/pull/{number}"
+        commits = self.pr_commits.get((repo, number), [])
+        reviews = self.reviews.get((repo, number), [])
+        merged = pr.get("merged_at") is not None
+        state = _pr_state(pr)
+        merge_sha = pr.get("merge_commit_sha")
+        merge_commit = None
+        if merge_sha:
+            known = self.commit_by_sha.get((repo, merge_sha))
+            merge_commit = self.gql_commit(
+                known
+                or {
+                    "repo": repo,
+                    "sha": merge_sha,
+                    "authored_at": pr.get("merged_at") or pr["created_at"],
+                }
+            )
+        base = pr.get("base_branch") or self.repos.get(repo, {}).get("default_branch") or "main"
+        author = pr.get("author") or "ghost"
+
+        def pr_commit(row: Row) -> dict[str, Any]:
+            return {
+                "__typename": "PullRequestCommit",
+                "id": _node_id("PURC", stable_id("pull_commit", pr["source_id"], row["sha"])),
+                "commit": self.gql_commit(row),
+                "pullRequest": lambda _info: self.gql_pull_request(pr),
+                "url": f"{html}/commits/{row['sha']}",
+            }
+
+        return {
+            "__typename": "PullRequest",
+            "id": pr["source_id"],
+            "number": number,
+            "title": pr.get("title") or f"PR #{number}",
+            "url": html,
+            "state": state,
+            "closed": state != "OPEN",
+            "merged": merged,
+            "isDraft": bool(pr.get("draft", False)),
+            "createdAt": ts(pr["created_at"]),
+            "updatedAt": ts(pr.get("updated_at") or pr["created_at"]),
+            "mergedAt": ts(pr.get("merged_at")),
+            "closedAt": ts(pr.get("closed_at")),
+            "additions": int(pr.get("additions") or 0),
+            "deletions": int(pr.get("deletions") or 0),
+            "changedFiles": int(pr.get("changed_files") or 0),
+            "baseRefName": base,
+            "baseRefOid": _fake_sha(repo, number, "base"),
+            "headRefName": f"{author}/pr-{number}",
+            "headRefOid": commits[-1]["sha"] if commits else _fake_sha(repo, number, "head"),
+            "mergeCommit": merge_commit,
+            "author": self.gql_actor(author),
+            "repository": lambda _info: self.gql_repository(repo),
+            "commits": lambda _info, **args: connection(commits, args, pr_commit),
+            "reviews": lambda _info, **args: connection(
+                [
+                    r
+                    for r in reviews
+                    if (not args.get("states") or (r.get("state") or "COMMENTED") in args["states"])
+                    and (not args.get("author") or r.get("reviewer") == args["author"])
+                ],
+                args,
+                self.gql_review,
+            ),
+        }
+
+    def gql_repository(self, full_name: str) -> dict[str, Any]:
+        """A GraphQL `Repository` whose `pullRequests` connection pages the repo's PRs."""
+        row = self.repos[full_name]
+        name = full_name.split("/", 1)[1]
+        return {
+            "__typename": "Repository",
+            "id": self.repo_node_id(row),
+            "name": name,
+            "nameWithOwner": full_name,
+            "url": f"{WEB}/{full_name}",
+            "isArchived": bool(row.get("archived", False)),
+            "isPrivate": True,
+            "pullRequest": lambda _info, number: (
+                self.gql_pull_request(self.pull_by_number[(full_name, number)])
+                if (full_name, number) in self.pull_by_number
+                else None
+            ),
+            "pullRequests": lambda _info, **args: self.gql_pull_requests(full_name, args),
+        }
+
+    def gql_pull_requests(self, full_name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The `pullRequests` connection: state filter, IssueOrder sort, keyset cursors."""
+        states = args.get("states")
+        prs = [p for p in self.pulls.get(full_name, []) if not states or _pr_state(p) in states]
+        if args.get("baseRefName"):
+            prs = [p for p in prs if (p.get("base_branch") or "main") == args["baseRefName"]]
+        order = args.get("orderBy") or {"field": "CREATED_AT", "direction": "ASC"}
+        column = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at"}.get(order["field"])
+
+        def key(pr: Row) -> list[Any]:
+            if column is None:  # COMMENTS: the simulator has none; order by number
+                return [0, pr["number"]]
+            return [ts(pr.get(column) or pr["created_at"]) or "", pr["number"]]
+
+        descending = order["direction"] == "DESC"
+        prs.sort(key=key, reverse=descending)
+        return connection(prs, args, self.gql_pull_request, key=key, descending=descending)
+
     def member_user(self, grant: Row) -> dict[str, Any]:
         """A member's simple-user, with name and email where the person is known."""
         login = grant["principal"]
@@ -1025,12 +1237,593 @@ def _alert_sort(rows: Iterable[Row], request: Request) -> list[Row]:
     return sorted(chosen, key=key, reverse=descending)
 
 
+# ---------------------------------------------------------------------- GraphQL (API v4)
+
+GRAPHQL_POINTS = 5000  # points per hour
+GRAPHQL_MAX_NODES = 500_000
+GRAPHQL_MAX_PAGE = 100
+
+# The part of GitHub's public GraphQL schema the connector reads, with GitHub's own type, field
+# and argument names and nullability (objects PullRequest, PullRequestCommit, Commit, GitActor,
+# PullRequestReview, Repository, RateLimit; connections with PageInfo). One field per line, so a
+# test can remove one to simulate schema drift (`GraphQLEndpoint.drop_field`).
+GRAPHQL_SDL = """
+scalar DateTime
+scalar URI
+scalar GitObjectID
+scalar GitTimestamp
+
+type Query {
+  node(id: ID!): Node
+  rateLimit(dryRun: Boolean = false): RateLimit
+  repository(followRenames: Boolean = true, name: String!, owner: String!): Repository
+}
+
+interface Node {
+  id: ID!
+}
+
+interface Actor {
+  avatarUrl(size: Int): URI!
+  login: String!
+  resourcePath: URI!
+  url: URI!
+}
+
+type User implements Actor & Node {
+  avatarUrl(size: Int): URI!
+  email: String!
+  id: ID!
+  login: String!
+  name: String
+  resourcePath: URI!
+  url: URI!
+}
+
+type Bot implements Actor & Node {
+  avatarUrl(size: Int): URI!
+  id: ID!
+  login: String!
+  resourcePath: URI!
+  url: URI!
+}
+
+type RateLimit {
+  cost: Int!
+  limit: Int!
+  nodeCount: Int!
+  remaining: Int!
+  resetAt: DateTime!
+  used: Int!
+}
+
+type PageInfo {
+  endCursor: String
+  hasNextPage: Boolean!
+  hasPreviousPage: Boolean!
+  startCursor: String
+}
+
+enum OrderDirection {
+  ASC
+  DESC
+}
+
+enum IssueOrderField {
+  COMMENTS
+  CREATED_AT
+  UPDATED_AT
+}
+
+input IssueOrder {
+  direction: OrderDirection!
+  field: IssueOrderField!
+}
+
+enum PullRequestState {
+  CLOSED
+  MERGED
+  OPEN
+}
+
+enum PullRequestReviewState {
+  APPROVED
+  CHANGES_REQUESTED
+  COMMENTED
+  DISMISSED
+  PENDING
+}
+
+type Repository implements Node {
+  id: ID!
+  isArchived: Boolean!
+  isPrivate: Boolean!
+  name: String!
+  nameWithOwner: String!
+  pullRequest(number: Int!): PullRequest
+  pullRequests(after: String, baseRefName: String, before: String, first: Int, headRefName: String, labels: [String!], last: Int, orderBy: IssueOrder, states: [PullRequestState!]): PullRequestConnection!
+  url: URI!
+}
+
+type PullRequestConnection {
+  edges: [PullRequestEdge]
+  nodes: [PullRequest]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type PullRequestEdge {
+  cursor: String!
+  node: PullRequest
+}
+
+type PullRequest implements Node {
+  additions: Int!
+  author: Actor
+  baseRefName: String!
+  baseRefOid: GitObjectID!
+  changedFiles: Int!
+  closed: Boolean!
+  closedAt: DateTime
+  commits(after: String, before: String, first: Int, last: Int): PullRequestCommitConnection!
+  createdAt: DateTime!
+  deletions: Int!
+  headRefName: String!
+  headRefOid: GitObjectID!
+  id: ID!
+  isDraft: Boolean!
+  mergeCommit: Commit
+  merged: Boolean!
+  mergedAt: DateTime
+  number: Int!
+  repository: Repository!
+  reviews(after: String, author: String, before: String, first: Int, last: Int, states: [PullRequestReviewState!]): PullRequestReviewConnection
+  state: PullRequestState!
+  title: String!
+  updatedAt: DateTime!
+  url: URI!
+}
+
+type PullRequestCommitConnection {
+  edges: [PullRequestCommitEdge]
+  nodes: [PullRequestCommit]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type PullRequestCommitEdge {
+  cursor: String!
+  node: PullRequestCommit
+}
+
+type PullRequestCommit implements Node {
+  commit: Commit!
+  id: ID!
+  pullRequest: PullRequest!
+  url: URI!
+}
+
+type Commit implements Node {
+  abbreviatedOid: String!
+  author: GitActor
+  authoredDate: DateTime!
+  committedDate: DateTime!
+  committer: GitActor
+  id: ID!
+  message: String!
+  messageHeadline: String!
+  oid: GitObjectID!
+  url: URI!
+}
+
+type GitActor {
+  date: GitTimestamp
+  email: String
+  name: String
+  user: User
+}
+
+type PullRequestReviewConnection {
+  edges: [PullRequestReviewEdge]
+  nodes: [PullRequestReview]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type PullRequestReviewEdge {
+  cursor: String!
+  node: PullRequestReview
+}
+
+type PullRequestReview implements Node {
+  author: Actor
+  body: String!
+  commit: Commit
+  createdAt: DateTime!
+  id: ID!
+  state: PullRequestReviewState!
+  submittedAt: DateTime
+  url: URI!
+}
+"""
+
+
+def _pr_state(pr: Row) -> str:
+    if pr.get("state", "open") == "open":
+        return "OPEN"
+    return "MERGED" if pr.get("merged_at") is not None else "CLOSED"
+
+
+def _encode_cursor(value: Any) -> str:
+    raw = "cursor:v2:" + json.dumps(value, separators=(",", ":"))
+    return base64.b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> Any:
+    try:
+        raw = base64.b64decode(cursor.encode(), validate=True).decode()
+        if not raw.startswith("cursor:v2:"):
+            raise ValueError(cursor)
+        return json.loads(raw.removeprefix("cursor:v2:"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GraphQLError(
+            f"`{cursor}` does not appear to be a valid cursor.",
+            extensions={"type": "INVALID_CURSOR_ARGUMENTS"},
+        ) from exc
+
+
+def connection(
+    items: list[Any],
+    args: dict[str, Any],
+    build: Callable[[Any], Any],
+    *,
+    key: Callable[[Any], list[Any]] | None = None,
+    descending: bool = False,
+) -> dict[str, Any]:
+    """One page of a GraphQL connection (first/after, last/before) over ordered `items`.
+
+    Cursors are opaque: the item's sort key when `key` is given (stable while items move, like
+    GitHub's), else its position.
+    """
+
+    def position(cursor: str) -> int:
+        """Index of the first item after the cursor's item."""
+        value = _decode_cursor(cursor)
+        if key is None:
+            return int(value) + 1
+        for index, item in enumerate(items):
+            item_key = key(item)
+            if (item_key < value) if descending else (item_key > value):
+                return index
+        return len(items)
+
+    def cursor_of(index: int) -> str:
+        return _encode_cursor(key(items[index]) if key is not None else index)
+
+    start = position(args["after"]) if args.get("after") else 0
+    end = len(items)
+    if args.get("before"):
+        end = max(start, position(args["before"]) - 1)
+    first, last = args.get("first"), args.get("last")
+    if first is not None:
+        lo, hi = start, min(end, start + first)
+    else:
+        lo, hi = max(start, end - (last or 0)), end
+    built = [build(items[i]) for i in range(lo, hi)]
+    return {
+        "nodes": built,
+        "edges": [
+            {"cursor": cursor_of(i), "node": node}
+            for i, node in zip(range(lo, hi), built, strict=True)
+        ],
+        "pageInfo": {
+            "hasNextPage": hi < end,
+            "hasPreviousPage": lo > 0,
+            "startCursor": cursor_of(lo) if hi > lo else None,
+            "endCursor": cursor_of(hi - 1) if hi > lo else None,
+        },
+        "totalCount": len(items),
+    }
+
+
+def graphql_error(
+    message: str, *, kind: str | None = None, path: list[Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An entry of GitHub's `errors` list (`type` for execution errors, as GitHub sends it)."""
+    error: dict[str, Any] = {}
+    if kind:
+        error["type"] = kind
+    if path:
+        error["path"] = path
+    error.update(extra)
+    error["message"] = message
+    return error
+
+
+_UNDEFINED_FIELD = re.compile(r"Cannot query field '(\w+)' on type '(\w+)'")
+_UNKNOWN_ARGUMENT = re.compile(r"Unknown argument '(\w+)' on field '(\w+)\.(\w+)'")
+
+
+def _validation_error(error: GraphQLError) -> dict[str, Any]:
+    """graphql-core's validation message in GitHub's (graphql-ruby's) words and codes."""
+    locations = [{"line": loc.line, "column": loc.column} for loc in error.locations or []]
+    if match := _UNDEFINED_FIELD.search(error.message):
+        field, type_name = match.groups()
+        return {
+            "path": [],
+            "extensions": {"code": "undefinedField", "typeName": type_name, "fieldName": field},
+            "locations": locations,
+            "message": f"Field '{field}' doesn't exist on type '{type_name}'",
+        }
+    if match := _UNKNOWN_ARGUMENT.search(error.message):
+        argument, type_name, field = match.groups()
+        return {
+            "path": [],
+            "extensions": {
+                "code": "argumentNotAccepted",
+                "name": field,
+                "typeName": "Field",
+                "argumentName": argument,
+            },
+            "locations": locations,
+            "message": f"Field '{field}' doesn't accept argument '{argument}'",
+        }
+    return {"locations": locations, "message": error.message}
+
+
+class GraphQLEndpoint:
+    """POST /graphql: GitHub's schema subset executed by graphql-core over the indexed world.
+
+    Before executing, it enforces GitHub's documented limits (a `first`/`last` of 1 to 100 on
+    every connection, at most 500,000 nodes) and charges the query's point cost against a
+    5,000-points-an-hour budget; an exhausted budget answers HTTP 200 with a RATE_LIMITED error,
+    as GitHub does.
+    """
+
+    def __init__(self, gh: GitHubWorld) -> None:
+        self.gh = gh
+        self.points_used = 0
+        self.reset_at = int(time.time()) + 3600
+        self.sdl = GRAPHQL_SDL
+        self.schema = build_schema(self.sdl)
+        self._documents: dict[str, tuple[DocumentNode | None, list[dict[str, Any]]]] = {}
+        self.lock = threading.Lock()
+
+    def drop_field(self, type_name: str, field: str) -> None:
+        """Remove `type_name.field` from the schema (simulated schema drift)."""
+        block = re.search(rf"\n(type|interface) {type_name}\b[^{{]*{{(.*?)\n}}", self.sdl, re.S)
+        if block is None:
+            raise KeyError(type_name)
+        body = re.sub(rf"\n  {field}\b[^\n]*", "", block.group(2))
+        self.sdl = self.sdl.replace(block.group(2), body)
+        self.schema = build_schema(self.sdl)
+        self._documents.clear()
+
+    def headers(self) -> dict[str, str]:
+        """The x-ratelimit-* headers of the GraphQL resource."""
+        return {
+            "x-ratelimit-limit": str(GRAPHQL_POINTS),
+            "x-ratelimit-remaining": str(max(0, GRAPHQL_POINTS - self.points_used)),
+            "x-ratelimit-reset": str(self.reset_at),
+            "x-ratelimit-used": str(self.points_used),
+            "x-ratelimit-resource": "graphql",
+        }
+
+    def _document(self, query: str) -> tuple[DocumentNode | None, list[dict[str, Any]]]:
+        cached = self._documents.get(query)
+        if cached is not None:
+            return cached
+        try:
+            document: DocumentNode | None = parse(query)
+        except GraphQLError as exc:
+            found: tuple[DocumentNode | None, list[dict[str, Any]]] = (
+                None,
+                [
+                    {
+                        "locations": [
+                            {"line": loc.line, "column": loc.column} for loc in exc.locations or []
+                        ],
+                        "message": exc.message,
+                    }
+                ],
+            )
+        else:
+            assert document is not None
+            errors = [_validation_error(e) for e in validate(self.schema, document)]
+            found = (None if errors else document, errors)
+        self._documents[query] = found
+        return found
+
+    def execute(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """Run one request body; returns (HTTP status, GitHub's response envelope)."""
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return 200, {
+                "errors": [
+                    graphql_error("A query attribute must be specified and must be a string.")
+                ]
+            }
+        variables = body.get("variables") or {}
+        with self.lock:
+            document, errors = self._document(body["query"])
+        if document is None:
+            return 200, {"errors": errors}
+        operation = get_operation_ast(document, body.get("operationName"))
+        if operation is None:
+            return 200, {"errors": [graphql_error("An operation name is required")]}
+        limits = _Limits(self.schema, document, variables)
+        limits.walk(operation.selection_set, self.schema.query_type, 1, [])
+        if limits.errors:
+            return 200, {"errors": limits.errors}
+        if limits.nodes > GRAPHQL_MAX_NODES:
+            return 200, {
+                "errors": [
+                    graphql_error(
+                        f"This query requests up to {limits.nodes:,} possible nodes which exceeds "
+                        f"the maximum limit of {GRAPHQL_MAX_NODES:,}.",
+                        kind="MAX_NODE_LIMIT_EXCEEDED",
+                    )
+                ]
+            }
+        cost = max(1, int(limits.requests / 100 + 0.5))
+        with self.lock:
+            if time.time() >= self.reset_at:
+                self.points_used, self.reset_at = 0, int(time.time()) + 3600
+            if self.points_used + cost > GRAPHQL_POINTS:
+                return 200, {
+                    "errors": [
+                        graphql_error(
+                            "API rate limit already exceeded for user ID 1.", kind="RATE_LIMITED"
+                        )
+                    ]
+                }
+            self.points_used += cost
+            remaining = GRAPHQL_POINTS - self.points_used
+        reset_at = datetime.fromtimestamp(self.reset_at, tz=UTC)
+        root = {
+            "repository": lambda _info, owner, name, followRenames=True: self._repository(
+                owner, name
+            ),
+            "node": lambda _info, id: self._node(id),
+            "rateLimit": lambda _info, dryRun=False: {
+                "cost": cost,
+                "limit": GRAPHQL_POINTS,
+                "nodeCount": limits.nodes,
+                "remaining": remaining,
+                "resetAt": ts(reset_at),
+                "used": self.points_used,
+            },
+        }
+        result = execute_sync(
+            self.schema,
+            document,
+            root_value=root,
+            variable_values=variables,
+            operation_name=body.get("operationName"),
+        )
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [_execution_error(e) for e in result.errors]
+        return 200, payload
+
+    def _repository(self, owner: str, name: str) -> dict[str, Any]:
+        full = f"{owner}/{name}"
+        if full not in self.gh.repos:
+            raise GraphQLError(
+                f"Could not resolve to a Repository with the name '{full}'.",
+                extensions={"type": "NOT_FOUND"},
+            )
+        return self.gh.gql_repository(full)
+
+    def _node(self, node_id: str) -> dict[str, Any]:
+        pr = self.gh.pull_by_node.get(node_id)
+        if pr is None:
+            raise GraphQLError(
+                f"Could not resolve to a node with the global id of '{node_id}'",
+                extensions={"type": "NOT_FOUND"},
+            )
+        return self.gh.gql_pull_request(pr)
+
+
+def _execution_error(error: GraphQLError) -> dict[str, Any]:
+    """A resolver's error in GitHub's shape: `type`, `path`, `locations`, `message`."""
+    extensions = dict(error.extensions or {})
+    locations = [{"line": loc.line, "column": loc.column} for loc in error.locations or []]
+    return graphql_error(
+        error.message,
+        kind=extensions.pop("type", None),
+        path=list(error.path or []),
+        locations=locations,
+    )
+
+
+class _Limits:
+    """GitHub's pre-execution checks: pagination boundaries, node count and request count."""
+
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]
+    ) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.nodes = 0
+        self.requests = 0
+        self.errors: list[dict[str, Any]] = []
+
+    def walk(
+        self, selections: SelectionSetNode | None, parent: Any, multiplier: int, path: list[str]
+    ) -> None:
+        """Count the nodes and connection requests under `selections` of type `parent`."""
+        if selections is None or parent is None:
+            return
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                self._field(selection, parent, multiplier, path)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                self.walk(selection.selection_set, target, multiplier, path)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments[selection.name.value]
+                target = self.schema.get_type(fragment.type_condition.name.value)
+                self.walk(fragment.selection_set, target, multiplier, path)
+
+    def _int(self, value: Any) -> int | None:
+        """An argument's integer value, literal or from the variables (None: absent/not int)."""
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, VariableNode):
+            found = self.variables.get(value.name.value)
+            return found if isinstance(found, int) and not isinstance(found, bool) else None
+        return None
+
+    def _field(self, node: FieldNode, parent: Any, multiplier: int, path: list[str]) -> None:
+        fields = getattr(parent, "fields", {})
+        definition = fields.get(node.name.value)
+        if definition is None:
+            return
+        field_type = get_named_type(definition.type)
+        here = [*path, node.alias.value if node.alias else node.name.value]
+        if not field_type.name.endswith("Connection"):
+            self.walk(node.selection_set, field_type, multiplier, here)
+            return
+        sizes = {a.name.value: self._int(a.value) for a in node.arguments or ()}
+        which = "first" if sizes.get("first") is not None else "last"
+        size = sizes.get(which)
+        name = node.name.value
+        if size is None:
+            self.errors.append(
+                graphql_error(
+                    f"You must provide a `first` or `last` value to properly paginate the `{name}` connection.",
+                    kind="MISSING_PAGINATION_BOUNDARIES",
+                    path=here,
+                )
+            )
+            return
+        if not 1 <= size <= GRAPHQL_MAX_PAGE:
+            self.errors.append(
+                graphql_error(
+                    f"Requesting {size} records on the `{name}` connection exceeds the "
+                    f"`{which}` limit of {GRAPHQL_MAX_PAGE} records.",
+                    kind="EXCESSIVE_PAGINATION",
+                    path=here,
+                )
+            )
+            return
+        self.requests += multiplier
+        self.nodes += multiplier * size
+        self.walk(node.selection_set, field_type, multiplier * size, here)
+
+
 def make_app(world: World, *, credentials: dict[str, str] | None = None) -> FastAPI:
     """The GitHub simulator app for `world` (demo token: see the module docstring)."""
     creds = credentials or {"token": DEMO_TOKEN}
     app, state = new_simulator("github", world, credentials=creds)
     gh = GitHubWorld(world)
     app.state.github = gh
+    graphql_endpoint = GraphQLEndpoint(gh)
+    app.state.github_graphql = graphql_endpoint
     usage = {"used": 0}
     reset_at = int(time.time()) + 3600
 
@@ -1038,27 +1831,48 @@ def make_app(world: World, *, credentials: dict[str, str] | None = None) -> Fast
     async def auth_and_rate_headers(
         request: Request, call_next: Callable[[Request], Any]
     ) -> Response:
+        is_graphql = request.url.path.endswith("/graphql")
         if not request.url.path.startswith("/_control") and not same(
             bearer_token(request), state.credentials.get("token")
         ):
             response: Response = JSONResponse(
                 {
                     "message": "Bad credentials",
-                    "documentation_url": "https://docs.github.com/rest",
+                    "documentation_url": "https://docs.github.com/"
+                    + ("graphql" if is_graphql else "rest"),
                     "status": "401",
                 },
                 status_code=401,
             )
         else:
-            usage["used"] += 1
+            if not is_graphql:
+                usage["used"] += 1
             response = await call_next(request)
-        response.headers["x-ratelimit-limit"] = str(RATE_LIMIT)
-        response.headers["x-ratelimit-remaining"] = str(max(0, RATE_LIMIT - usage["used"]))
-        response.headers["x-ratelimit-reset"] = str(reset_at)
-        response.headers["x-ratelimit-used"] = str(usage["used"])
-        response.headers["x-ratelimit-resource"] = "core"
+        if is_graphql:  # the GraphQL resource counts points, not requests
+            response.headers.update(graphql_endpoint.headers())
+        else:
+            response.headers["x-ratelimit-limit"] = str(RATE_LIMIT)
+            response.headers["x-ratelimit-remaining"] = str(max(0, RATE_LIMIT - usage["used"]))
+            response.headers["x-ratelimit-reset"] = str(reset_at)
+            response.headers["x-ratelimit-used"] = str(usage["used"])
+            response.headers["x-ratelimit-resource"] = "core"
         response.headers["x-github-api-version-selected"] = "2022-11-28"
         return response
+
+    @app.post("/graphql")
+    async def graphql_api(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse(
+                {
+                    "message": "Problems parsing JSON",
+                    "documentation_url": "https://docs.github.com/graphql",
+                },
+                status_code=400,
+            )
+        status, payload = await run_in_threadpool(graphql_endpoint.execute, body)
+        return JSONResponse(payload, status_code=status)
 
     def repo_or_none(owner: str, name: str) -> str | None:
         full = f"{owner}/{name}"
@@ -1372,6 +2186,7 @@ __all__ = [
     "ECOSYSTEM_ALIASES",
     "PURL_TYPES",
     "GitHubWorld",
+    "GraphQLEndpoint",
     "make_app",
     "simple_user",
 ]
