@@ -16,6 +16,7 @@ import dramatiq
 
 from cto_assistant.jobs.queue import QUEUE_NAME, JobQueue, worker_database_url
 from cto_assistant.logging import get_logger
+from cto_assistant.reports.schedule import run_weekly_if_due
 from cto_assistant.settings import Settings
 from cto_assistant.store import open_store
 
@@ -57,6 +58,7 @@ def run_scheduler(settings: Settings, *, stop: threading.Event) -> None:
     try:
         while not stop.is_set():
             queue.enqueue_sync()
+            run_weekly_if_due(store, settings)  # once per ISO week, on this week's data so far
             stop.wait(interval)
     finally:
         queue.broker.close()

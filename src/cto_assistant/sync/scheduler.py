@@ -19,6 +19,7 @@ from datetime import datetime
 from cto_assistant.connectors.registry import configured_connectors
 from cto_assistant.errors import ConfigError
 from cto_assistant.logging import get_logger
+from cto_assistant.reports.schedule import run_weekly_if_due
 from cto_assistant.settings import Settings
 from cto_assistant.store.db import Store, utcnow
 from cto_assistant.sync.engine import StreamRunResult, SyncEngine
@@ -36,6 +37,7 @@ class SyncScheduler:
         interval_seconds: float,
         run_immediately: bool = True,
         on_results: Callable[[list[StreamRunResult]], None] | None = None,
+        after_tick: Callable[[], object] | None = None,
     ) -> None:
         if interval_seconds <= 0:
             raise ValueError("interval_seconds must be positive")
@@ -43,6 +45,7 @@ class SyncScheduler:
         self.interval_seconds = interval_seconds
         self.run_immediately = run_immediately
         self.on_results = on_results
+        self.after_tick = after_tick  # e.g. the weekly report, once the tick's syncs are done
         self._locks = {name: threading.Lock() for name in engine.source_names}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -87,6 +90,8 @@ class SyncScheduler:
             return
         while not self._stop.is_set():
             self.run_now()
+            if self.after_tick is not None and not self._stop.is_set():
+                self.after_tick()
             if self._stop.wait(self.interval_seconds):
                 return
 
@@ -122,8 +127,14 @@ class SyncScheduler:
 def build_scheduler(
     settings: Settings, store: Store, *, run_immediately: bool = True
 ) -> SyncScheduler | None:
-    """The scheduler `cto serve` starts; None when syncing is off or no source is configured."""
+    """The scheduler `cto serve` starts; None when syncing is off or no source is configured.
+
+    Also None when a job queue is configured: then `cto scheduler` enqueues and workers sync.
+    """
     if settings.sync_interval_minutes <= 0 or not settings.sources:
+        return None
+    if settings.queue_url:
+        log.info("in-process scheduler off: sync jobs go through the queue")
         return None
 
     def report(name: str, exc: ConfigError) -> None:
@@ -138,6 +149,7 @@ def build_scheduler(
         engine,
         interval_seconds=settings.sync_interval_minutes * 60,
         run_immediately=run_immediately,
+        after_tick=lambda: run_weekly_if_due(store, settings),
     )
 
 

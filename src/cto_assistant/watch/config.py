@@ -265,6 +265,11 @@ class WatchConfig(_Section):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     email: EmailConfig = Field(default_factory=EmailConfig)
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    weekly_report: dict[str, Any] = Field(
+        default_factory=dict,
+        description="When the weekly brief is written (validated by "
+        "`cto_assistant.reports.schedule.WeeklyReportConfig`).",
+    )
 
 
 def watch_config(settings: Settings) -> WatchConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,50 @@ def data_health_page(request: Request, user: CurrentUser = Depends(current_user)
 def settings_page(request: Request, user: CurrentUser = Depends(current_user)) -> Response:
     """Connected sources (with a connection test for admins), users and roles."""
     return render(request, "settings.html", user=user, csrf_token=user.csrf_token)
+
+
+@signed_in.get("/reports", response_class=HTMLResponse)
+def reports_page(request: Request, user: CurrentUser = Depends(current_user)) -> Response:
+    """Stored weekly briefs: read inline, download Markdown or PDF, generate one (admins)."""
+    from cto_assistant.reports.schedule import due_at, weekly_config
+    from cto_assistant.watch.config import watch_config
+
+    settings = request.app.state.settings
+    schedule = weekly_config(settings)
+    now = settings.now()
+    upcoming = due_at(now, schedule)
+    if upcoming <= now:
+        upcoming = due_at(upcoming + timedelta(days=7), schedule)
+    mail = watch_config(settings).email
+    return render(
+        request,
+        "reports.html",
+        user=user,
+        csrf_token=user.csrf_token,
+        schedule=schedule,
+        next_run=upcoming,
+        mailed=bool(schedule.email and mail.host and mail.to),
+    )
+
+
+@signed_in.get("/documents", response_class=HTMLResponse)
+def documents_page(request: Request, user: CurrentUser = Depends(current_user)) -> Response:
+    """Upload documents, search their passages, read their summaries."""
+    from cto_assistant.web.api.documents import UPLOAD_MAX_BYTES
+
+    return render(
+        request,
+        "documents.html",
+        user=user,
+        csrf_token=user.csrf_token,
+        max_mib=UPLOAD_MAX_BYTES // (1024 * 1024),
+    )
+
+
+@signed_in.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, user: CurrentUser = Depends(current_user)) -> Response:
+    """Early-warning alerts with filters, each with its summary and history."""
+    return render(request, "alerts.html", user=user, csrf_token=user.csrf_token)
 
 
 @public.get("/api/docs", response_class=HTMLResponse)

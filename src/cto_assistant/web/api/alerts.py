@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from cto_assistant.reports.schedule import generate_report
 from cto_assistant.reports.store import MEDIA_TYPES, get_report, list_reports, render, report_view
 from cto_assistant.tools.base import ToolContext, call_tool
 from cto_assistant.web.api.dashboard import db_session, tool_context
+from cto_assistant.web.auth import CurrentUser, require_admin
 
 router = APIRouter(tags=["alerts"])
+# The HTML brief is shown in a sandboxed same-origin iframe on /reports: no script at all, its
+# own inline stylesheet and data: images only, framed by our pages and nobody else's.
+REPORT_HTML_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox",
+    "X-Frame-Options": "SAMEORIGIN",
+}
 
 
 @router.get("/alerts")
@@ -42,8 +51,15 @@ def report(
     found = get_report(session=session, report_id=report_id)
     if found is None:
         raise HTTPException(status_code=404, detail="no such report")
-    headers = {}
+    headers = dict(REPORT_HTML_HEADERS) if format == "html" else {}
     if format == "pdf":
         name = f"weekly-brief-{found.period_end.isoformat()}.pdf"
         headers["Content-Disposition"] = f'inline; filename="{name}"'
     return Response(render(found, format), media_type=MEDIA_TYPES[format], headers=headers)
+
+
+@router.post("/reports", status_code=201, summary="Generate the weekly report now (admins)")
+def create_report(request: Request, _admin: CurrentUser = Depends(require_admin)) -> dict[str, Any]:
+    """Write and store this week's brief now (the scheduled run also writes one weekly)."""
+    state = request.app.state
+    return report_view(generate_report(state.store, state.settings))

@@ -90,7 +90,7 @@ async function boot() {
     setupChat();
     setupModal();
   }
-  const pages = { dashboard: "./js/dashboard.js", timeline: "./js/timeline.js", health: "./js/health.js", settings: "./js/settings.js" };
+  const pages = { dashboard: "./js/dashboard.js", timeline: "./js/timeline.js", health: "./js/health.js", settings: "./js/settings.js", reports: "./js/reports.js", documents: "./js/documents.js", alerts: "./js/alerts.js" };
   for (const [name, module] of Object.entries(pages)) {
     if (document.querySelector(`[data-${name}]`)) await import(module);
   }

@@ -119,6 +119,66 @@ function renderAnswer(el, result) {
   }
 }
 
+/** "create_jira_ticket" → "Create jira ticket". */
+function toolWords(name) {
+  const text = String(name || "an action").replace(/_/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function argumentValue(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** A write action the model proposed: what it would do, and Confirm / Cancel. */
+function pendingAction(action) {
+  const args = Object.entries(action.arguments || {});
+  const result = h("p", { class: "confirm-result", role: "status" });
+  const box = h("div", { class: "confirm pending-action", role: "group", "aria-label": `Proposed action: ${toolWords(action.tool)}`, dataset: { pendingAction: action.id } },
+    h("p", {}, h("strong", {}, "The assistant proposes: "), toolWords(action.tool), args.length ? " with" : "."),
+    args.length ? h("dl", { class: "action-args" }, args.map(([key, value]) => [h("dt", {}, key.replace(/_/g, " ")), h("dd", {}, argumentValue(value))])) : null,
+    h("p", { class: "muted small" }, "Nothing happens unless you confirm."));
+  const yes = h("button", { type: "button", dataset: { confirmAction: "" } }, "Confirm");
+  const no = h("button", { type: "button", class: "secondary", dataset: { cancelAction: "" } }, "Cancel");
+  const settle = (text, tone) => {
+    yes.remove();
+    no.remove();
+    result.textContent = text;
+    if (tone) result.classList.add(tone);
+    box.dataset.settled = "true";
+  };
+  yes.addEventListener("click", async () => {
+    yes.disabled = true;
+    no.disabled = true;
+    result.textContent = "Running…";
+    try {
+      const response = await fetch("/api/chat/confirm", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrfToken() },
+        body: JSON.stringify({ session_id: action.session_id, action_id: action.id }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(typeof body.detail === "string" ? body.detail : `The server answered ${response.status}.`);
+      const failed = /error|denied|not_configured/i.test(body.status || "");
+      settle(body.summary || (failed ? "The action failed." : "Done."), failed ? "error" : "tone-good");
+      const rows = rowsOf(body.data);
+      if (rows.length) box.append(table(rows.slice(0, 20)));
+      state.messages.push({ role: "assistant", text: body.summary || "" });
+      save();
+    } catch (error) {
+      yes.disabled = false;
+      no.disabled = false;
+      result.textContent = `Not done: ${error.message}`;
+      result.classList.add("error");
+    }
+  });
+  no.addEventListener("click", () => settle("Cancelled — nothing was done.", "muted"));
+  box.append(h("div", { class: "confirm-buttons" }, yes, no), result);
+  return box;
+}
+
 /** Parse an SSE byte stream from fetch() into {event, data} messages. */
 async function* sseMessages(response) {
   const reader = response.body.getReader();
@@ -176,6 +236,9 @@ async function send(text) {
         record.result = data.result ?? data;
         renderAnswer(el, record.result);
         status.remove();
+      } else if (event === "confirm") {
+        el.querySelector("[data-answer-extra]").before(pendingAction(data));
+        log.scrollTop = log.scrollHeight;
       } else if (event === "error") {
         throw new Error(data.message ?? data.detail ?? "The assistant failed.");
       } else {

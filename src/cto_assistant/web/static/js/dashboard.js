@@ -332,6 +332,9 @@ function editControls(item, index) {
     button("✕", "Remove", () => remove(index)));
 }
 
+// Widgets with a page of their own: a link in the header.
+const PAGE_LINKS = { alerts: ["/alerts", "All alerts →"] };
+
 function card(item, index) {
   const info = catalog[item.id];
   const payload = widgets[item.id] || { id: item.id, state: "loading" };
@@ -345,6 +348,7 @@ function card(item, index) {
   h("header", {},
     h("h2", {}, info.title),
     filterControl(item, info),
+    PAGE_LINKS[item.id] && !editing ? h("a", { class: "widget-link", href: PAGE_LINKS[item.id][0] }, PAGE_LINKS[item.id][1]) : null,
     h("span", { class: "age", title: payload.as_of ? `data as of ${payload.as_of}` : "" }, payload.state === "unavailable" ? "" : provenance(payload)),
     editing ? editControls(item, index) : null),
   problemBanner(payload),
