@@ -40,6 +40,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 ))  # fmt: skip
 
 
+# Fixtures here are package-scoped, not session-scoped: Playwright's sync API keeps an event
+# loop running in the main thread while it is open, which would break later asyncio tests.
+
+
 @dataclass
 class Site:
     """The served demo: its URL and the demo user's credentials."""
@@ -51,7 +55,7 @@ class Site:
     state: dict[str, Any] = field(default_factory=dict)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The small Acme Cloud world, synced, and the web app serving it on a loopback port."""
     data_dir = tmp_path_factory.mktemp("browser-demo")
@@ -71,7 +75,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         demo.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     """One Chromium for the session."""
     from playwright.sync_api import sync_playwright
@@ -82,7 +86,7 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def auth_state(browser: Any, site: Site) -> dict[str, Any]:
     """Cookies of a signed-in demo user (signing in through the real form once)."""
     context = browser.new_context(viewport=VIEWPORT)
