@@ -45,6 +45,7 @@ KNOWN_MAPPER_DEFECTS: frozenset[str] = frozenset(
         "cicd.pr_number_from_message -> TypeError in mapping.py:pr_number_from_message",
         "cicd.repo_from_remote -> AttributeError in mapping.py:repo_from_remote",
         "datadog.sli_points -> TypeError in mapping.py:<listcomp>",
+        "datadog.sli_points -> ValueError in mapping.py:<listcomp>",
         "datadog.slo -> TypeError in mapping.py:slo",
         "datadog.tag_value -> TypeError in mapping.py:tag_value",
         "jira.epic -> AttributeError in mapping.py:epic",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -82,6 +83,11 @@ class ConnectorConfig(BaseModel):
     streams: list[str] | None = Field(
         default=None, description="Only sync these streams (default: all)."
     )
+    now: datetime | None = Field(
+        default=None,
+        description="Pin the connector's clock (demo worlds, tests); default: the real clock. "
+        "Windows such as 'the last 180 days' are measured from it.",
+    )
 
 
 @dataclass
@@ -122,6 +128,13 @@ class Connector:
         self.context = context
         self.name = context.name
         self.config = context.config
+
+    def now(self) -> datetime:
+        """The current time for this connector: the pinned `now` or the real UTC clock."""
+        pinned = self.config.now
+        if pinned is None:
+            return datetime.now(UTC)
+        return pinned if pinned.tzinfo else pinned.replace(tzinfo=UTC)
 
     def stream(self, name: str) -> Stream:
         """The declared stream called `name`."""

@@ -73,7 +73,13 @@ def _github(url: str, world: World) -> dict[str, Section]:
         "sbom",
         "members",
     ]
-    section = {"kind": "github", "base_url": url, "token": github.DEMO_TOKEN, "org": org}
+    section = {
+        "kind": "github",
+        "base_url": url,
+        "token": github.DEMO_TOKEN,
+        "org": org,
+        "since_days": 200,  # the world keeps six months of history (a little over 180 days)
+    }
     return {"github": {**section, "streams": streams}}
 
 
@@ -249,6 +255,8 @@ def sandbox_sources(
     sections: dict[str, Section] = {}
     for vendor in vendors:
         sections.update(vendor.sections(f"{base_url.rstrip('/')}/{vendor.prefix}", world))
+    for section in sections.values():  # the world's clock: "the last N days" of its history
+        section.setdefault("now", world.now.isoformat())
     return sections
 
 

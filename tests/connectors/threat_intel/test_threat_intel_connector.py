@@ -64,8 +64,8 @@ def intel_world() -> World:
                 {
                     "ecosystem": "npm",
                     "package": f"lib{i % 2}",
+                    "ranges": [{"introduced": "0", "fixed": "1.0.2"}],
                     "versions": ["1.0.0", "1.0.1"],
-                    "fixed": ["1.0.2"],
                 }
             ],
             "vendor_project": None,
@@ -223,7 +223,9 @@ def test_real_osv_records_parse() -> None:
         ).read_text()
     )
     parsed = osv_advisory(pair, source="intel")
-    assert parsed["affected"] and all(a["fixed"] for a in parsed["affected"])
+    assert parsed["affected"] and all(
+        any("fixed" in bound for bound in a["ranges"]) for a in parsed["affected"]
+    )
     for path in vendor_spec("threat_intel", "osv", "examples").glob("*.json"):
         assert osv_advisory(json.loads(path.read_text()), source="intel")["feed"] == "osv"
 

@@ -134,9 +134,6 @@ class AwsCostExplorerConfig(ConnectorConfig):
     term_in_years: str = Field(default="ONE_YEAR", description="ONE_YEAR or THREE_YEARS.")
     payment_option: str = Field(default="NO_UPFRONT", description="Savings Plans payment option.")
     lookback_days: str = Field(default="THIRTY_DAYS", description="Recommendation lookback period.")
-    now: datetime | None = Field(
-        default=None, description="Pin 'now' (demo worlds, tests); default the real clock."
-    )
 
 
 class _Body:

@@ -63,9 +63,6 @@ class DatadogConfig(ConnectorConfig):
     history_days: int = Field(
         default=30, ge=1, le=90, description="Days of SLO history pulled on a first sync."
     )
-    now: datetime | None = Field(
-        default=None, description="Pin 'now' (demo worlds, tests); default the real clock."
-    )
     privileged_roles: list[str] = Field(
         default_factory=list,
         description="Custom role names that count as privileged besides roles named '*admin*'.",

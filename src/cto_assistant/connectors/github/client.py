@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Generator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal
 
@@ -377,7 +377,7 @@ class GitHubConnector(Connector):
         return [item for page in self._pages(url, stream, params=params) for item in page]
 
     def _floor(self) -> datetime:
-        return datetime.now(UTC) - timedelta(days=self.settings.since_days)
+        return self.now() - timedelta(days=self.settings.since_days)
 
     def _wanted(self, full_name: str) -> bool:
         allow = self.settings.repos

@@ -10,7 +10,7 @@ each schedule's final timeline over now - days_back … now + days_ahead.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import Field, SecretStr
@@ -58,9 +58,6 @@ class OpsgenieConfig(ConnectorConfig):
     oncall_days_ahead: int = Field(
         default=28, ge=1, le=90, description="On-call window end, days after now."
     )
-    now: datetime | None = Field(
-        default=None, description="Pin 'now' (demo worlds, tests); default the real clock."
-    )
 
 
 class OpsgenieConnector(Connector):
@@ -95,13 +92,6 @@ class OpsgenieConnector(Connector):
         self.client = build_client(
             context, headers={"Authorization": f"GenieKey {token}"}, secrets=(token,)
         )
-
-    def now(self) -> datetime:
-        """The connector's clock (pinned in demo worlds and tests)."""
-        pinned = self.settings.now
-        if pinned is None:
-            return datetime.now(UTC)
-        return pinned if pinned.tzinfo else pinned.replace(tzinfo=UTC)
 
     def _list(
         self, url: str, stream: str, params: dict[str, Any] | None = None

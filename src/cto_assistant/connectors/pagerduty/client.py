@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import Field, SecretStr
@@ -64,9 +64,6 @@ class PagerDutyConfig(ConnectorConfig):
     oncall_days_ahead: int = Field(
         default=28, ge=1, le=89, description="On-call window end, days after now."
     )
-    now: datetime | None = Field(
-        default=None, description="Pin 'now' (demo worlds, tests); default the real clock."
-    )
 
 
 class PagerDutyConnector(Connector):
@@ -108,13 +105,6 @@ class PagerDutyConnector(Connector):
             secrets=(token,),
         )
         self._emails: dict[str, str] | None = None
-
-    def now(self) -> datetime:
-        """The connector's clock (pinned in demo worlds and tests)."""
-        pinned = self.settings.now
-        if pinned is None:
-            return datetime.now(UTC)
-        return pinned if pinned.tzinfo else pinned.replace(tzinfo=UTC)
 
     def _list(
         self, url: str, items: str, stream: str, params: dict[str, Any] | None = None

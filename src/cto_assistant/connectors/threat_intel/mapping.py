@@ -141,6 +141,29 @@ def epss_rows(scores: EpssScores, cves: Iterable[str], *, source: str) -> Iterat
         }
 
 
+def flat_ranges(ranges: list[Any]) -> list[dict[str, str]]:
+    """OSV `ranges[].events` (introduced / fixed / last_affected, in order) → flat bounds.
+
+    Each `introduced` opens a bound that the next `fixed` or `last_affected` closes; an open
+    bound at the end means every later version is affected.
+    """
+    bounds: list[dict[str, str]] = []
+    for rng in ranges:
+        current: dict[str, str] | None = None
+        for event in rng.get("events") or []:
+            if "introduced" in event:
+                if current is not None:
+                    bounds.append(current)
+                current = {"introduced": str(event["introduced"])}
+            for kind in ("fixed", "last_affected"):
+                if kind in event:
+                    bounds.append({**(current or {"introduced": "0"}), kind: str(event[kind])})
+                    current = None
+        if current is not None:
+            bounds.append(current)
+    return bounds
+
+
 def osv_advisory(obj: Any, *, source: str) -> dict[str, Any]:
     """An OSV record → advisory row (feed 'osv') with its affected packages."""
     r = Reader(obj, source=source, stream="osv", what="OSV record")
@@ -150,20 +173,14 @@ def osv_advisory(obj: Any, *, source: str) -> dict[str, Any]:
     affected = []
     for item in r.get("affected", []):
         package = item.get("package") or {}
-        fixed = [
-            event["fixed"]
-            for rng in item.get("ranges", [])
-            for event in rng.get("events", [])
-            if "fixed" in event
-        ]
-        affected.append(
-            {
-                "ecosystem": package.get("ecosystem"),
-                "package": package.get("name"),
-                "versions": list(item.get("versions", [])),
-                "fixed": fixed,
-            }
-        )
+        entry: dict[str, Any] = {
+            "ecosystem": package.get("ecosystem"),
+            "package": package.get("name"),
+            "ranges": flat_ranges(item.get("ranges") or []),
+        }
+        if item.get("versions"):
+            entry["versions"] = list(item["versions"])
+        affected.append(entry)
     severity = SEVERITIES.get(str(r.get("database_specific.severity", "")).upper())
     url = next(
         (ref.get("url") for ref in r.get("references", []) if ref.get("type") == "ADVISORY"), None

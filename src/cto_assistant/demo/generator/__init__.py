@@ -21,7 +21,7 @@ from cto_assistant.demo.generator import (
     reliability,
     security,
 )
-from cto_assistant.demo.generator.common import Ctx, Row, Scale
+from cto_assistant.demo.generator.common import GITHUB_ORG, Ctx, Row, Scale
 
 Producer = Callable[[], Iterable[Row]]
 
@@ -128,7 +128,7 @@ def extras(ctx: Ctx) -> dict[str, Any]:
             "statuses": dict(planning.STATUS_CATEGORY),
         },
         "github": {
-            "org": "acme",
+            "org": GITHUB_ORG,
             "repo_ids": {repo.full_name: repo.github_id for repo in ctx.org.repos},
         },
         "sonarqube": {

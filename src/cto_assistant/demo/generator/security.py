@@ -24,6 +24,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from cto_assistant.demo.generator import catalog
 from cto_assistant.demo.generator.common import (
+    GITHUB_ORG,
     Ctx,
     Repo,
     Row,
@@ -620,7 +621,8 @@ class _Builder:
         ) -> None:
             self.out.access_grant.append(
                 {
-                    "source_id": f"{system}:{principal}",
+                    # GitHub members are keyed per organisation, as the connector keys them
+                    "source_id": f"{GITHUB_ORG if system == 'github' else system}:{principal}",
                     "system": system,
                     "principal": principal,
                     "principal_type": kind,

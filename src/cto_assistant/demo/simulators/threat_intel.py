@@ -40,7 +40,9 @@ def _stamp(value: Any) -> str | None:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # OSV writes RFC 3339, with fractional seconds when it has them
+    spec = "milliseconds" if moment.microsecond else "seconds"
+    return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def kev_entry(row: Row) -> dict[str, Any]:
@@ -70,13 +72,16 @@ def osv_record(row: Row) -> dict[str, Any]:
             "package": {"ecosystem": item["ecosystem"], "name": item["package"]},
             "versions": list(item.get("versions") or []),
         }
+        events: list[dict[str, str]] = []
+        for bound in item.get("ranges") or []:  # the world's flat {introduced, fixed} ranges
+            events.append({"introduced": str(bound.get("introduced", "0"))})
+            for kind in ("fixed", "last_affected"):
+                if bound.get(kind):
+                    events.append({kind: str(bound[kind])})
         if item.get("fixed"):
-            entry["ranges"] = [
-                {
-                    "type": "ECOSYSTEM",
-                    "events": [{"introduced": "0"}, *({"fixed": f} for f in item["fixed"])],
-                }
-            ]
+            events += [{"introduced": "0"}, *({"fixed": f} for f in item["fixed"])]
+        if events:
+            entry["ranges"] = [{"type": "ECOSYSTEM", "events": events}]
         affected.append(entry)
     record: dict[str, Any] = {
         "schema_version": "1.6.0",
