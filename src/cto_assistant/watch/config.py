@@ -128,6 +128,13 @@ class ChangeFailureRule(RuleConfig):
 class SprintRule(RuleConfig):
     """An active sprint behind its plan late enough that the plan means something."""
 
+    enabled: bool = Field(
+        default=False,
+        description="Opt-in: most sprints trail the ideal burndown until their last days, so "
+        "at the CTO level this is noise; sprint health is on the Sprint widget and in the "
+        "weekly brief. Team leads turn it on for their own channel.",
+    )
+
     min_elapsed: float = Field(
         default=0.5,
         ge=0,
