@@ -106,7 +106,9 @@ class VendorClient:
         self.source = context.name
         self.stats = context.stats
         self.max_attempts = config.max_attempts
-        self._sleep: Callable[[float], None] = context.sleep or time.sleep
+        self._sleep: Callable[[float], None] = (
+            time.sleep if context.sleep is None else context.sleep
+        )
         self._random = random.Random()
         for secret in secrets:
             register_secret(secret)
