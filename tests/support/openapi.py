@@ -72,7 +72,5 @@ class OpenAPISpec:
         rooted = {"$ref": DOC_URI + "#/__schema__"}
         document = dict(self.document)
         document["__schema__"] = schema
-        registry = Registry().with_resource(
-            DOC_URI, DRAFT4.create_resource(document)
-        )
+        registry = Registry().with_resource(DOC_URI, DRAFT4.create_resource(document))
         OAS30Validator(rooted, registry=registry).validate(body)

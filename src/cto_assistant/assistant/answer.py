@@ -149,9 +149,7 @@ def find_table(data: Any) -> tuple[list[dict[str, Any]], list[str]] | None:
                     if inner_key in DRIVER_KEYS or not _rows(inner):
                         continue
                     inner_rank = (
-                        TABLE_KEYS.index(inner_key)
-                        if inner_key in TABLE_KEYS
-                        else len(TABLE_KEYS)
+                        TABLE_KEYS.index(inner_key) if inner_key in TABLE_KEYS else len(TABLE_KEYS)
                     )
                     found.append((2, inner_rank, order, inner))
     for _, _, _, rows in sorted(found, key=lambda f: f[:3]):
