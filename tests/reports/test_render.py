@@ -63,3 +63,10 @@ def test_markdown_file_gets_png_charts_beside_it(tmp_path: Path) -> None:
 def test_latin1_folds_what_core_fonts_cannot_draw() -> None:
     assert latin1("a — b → c \u00d7 2 ≥ 1") == "a  -  b -> c x 2 >= 1"
     assert json.dumps(latin1("naïve · ok")) == json.dumps("naïve · ok")
+
+
+def test_raw_html_in_vendor_text_is_escaped_not_rendered() -> None:
+    from cto_assistant.reports.render import _markdown
+
+    html = _markdown().render('Incident <script>alert("x")</script> on <b>checkout</b>')
+    assert "<script>" not in html and "&lt;script&gt;" in html

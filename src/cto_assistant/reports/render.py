@@ -49,7 +49,8 @@ class Block:
 
 
 def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark").enable("table")
+    # Vendor text (ticket titles, incident names) ends up in the report: never raw HTML.
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def parse_blocks(markdown: str) -> list[Block]:
