@@ -167,7 +167,17 @@ def summarize_document(ctx: ToolContext, *, document: str) -> ToolResult:
         if heading
     ]
     outline = list(dict.fromkeys(h.split(" \u203a ")[0] for h in headings))
-    data = {**_document_info(found), "summary": summary, "outline": outline}
+    from cto_assistant.assistant.llm.summaries import model_summary
+
+    written = model_summary(ctx.settings, title=found.title, text=found.text)
+    data = {
+        **_document_info(found),
+        "summary": written or summary,
+        "summary_kind": "model" if written else "extractive",
+        "extractive_summary": summary,
+        "outline": outline,
+    }
+    summary = written or summary
     first = next(
         (line.removeprefix("- ") for line in summary.splitlines() if line.startswith("- ")), ""
     )
