@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from tests.assistant.llm.fake_llm_server import Script, make_app, openai_answer
 
 from cto_assistant.demo.simulators.common import served
 from cto_assistant.documents import add_document
@@ -14,6 +13,7 @@ from cto_assistant.settings import Settings
 from cto_assistant.store import Store
 from cto_assistant.tools.base import ToolContext, ToolStatus, call_tool
 from cto_assistant.tools.catalog import load_tools
+from tests.assistant.llm.fake_llm_server import Script, make_app, openai_answer
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 SECRET = "jira-token-that-must-never-leave"
