@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from cto_assistant.connectors.payload import Reader, dig
+from cto_assistant.errors import SchemaDriftError
 
 Row = dict[str, Any]
 
@@ -280,12 +281,18 @@ def pull_request_numbers(commits: list[Any], head: str) -> dict[str, int | None]
     names its PR in the message ("Merge pull request #12 …", "… (#12)"), and the commits reached
     through its other parents (the PR branch) belong to the same PR.
     """
+    if not isinstance(commits, list) or not isinstance(head, str):
+        raise SchemaDriftError(
+            "github", "compare did not return a commit list and a head sha", field="commits"
+        )
     by_sha: dict[str, Any] = {
         str(c["sha"]): c for c in commits if isinstance(c, dict) and c.get("sha")
     }
 
     def parents(sha: str) -> list[str]:
         found = by_sha[sha].get("parents") or []
+        if not isinstance(found, list):
+            return []
         return [str(p["sha"]) for p in found if isinstance(p, dict) and p.get("sha")]
 
     mainline: list[str] = []

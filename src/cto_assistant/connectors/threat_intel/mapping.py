@@ -141,16 +141,27 @@ def epss_rows(scores: EpssScores, cves: Iterable[str], *, source: str) -> Iterat
         }
 
 
-def flat_ranges(ranges: list[Any]) -> list[dict[str, str]]:
+def objects(value: Any, *, field: str, source: str = "threat_intel") -> list[dict[str, Any]]:
+    """A list of JSON objects (absent → empty); anything else is schema drift naming the field."""
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise SchemaDriftError(
+            source, f"OSV '{field}' is not a list of objects", stream="osv", field=field
+        )
+    return value
+
+
+def flat_ranges(ranges: Any) -> list[dict[str, str]]:
     """OSV `ranges[].events` (introduced / fixed / last_affected, in order) → flat bounds.
 
     Each `introduced` opens a bound that the next `fixed` or `last_affected` closes; an open
     bound at the end means every later version is affected.
     """
     bounds: list[dict[str, str]] = []
-    for rng in ranges:
+    for rng in objects(ranges, field="affected.ranges"):
         current: dict[str, str] | None = None
-        for event in rng.get("events") or []:
+        for event in objects(rng.get("events"), field="affected.ranges.events"):
             if "introduced" in event:
                 if current is not None:
                     bounds.append(current)
@@ -171,15 +182,30 @@ def osv_advisory(obj: Any, *, source: str) -> dict[str, Any]:
     aliases = list(r.get("aliases", []))
     cves = sorted({a for a in [vuln_id, *aliases] if str(a).startswith("CVE-")})
     affected = []
-    for item in r.get("affected", []):
+    for item in objects(r.get("affected"), field="affected"):
         package = item.get("package") or {}
+        if not isinstance(package, dict):
+            raise SchemaDriftError(
+                source,
+                "OSV 'affected.package' is not an object",
+                stream="osv",
+                field="affected.package",
+            )
         entry: dict[str, Any] = {
             "ecosystem": package.get("ecosystem"),
             "package": package.get("name"),
             "ranges": flat_ranges(item.get("ranges") or []),
         }
-        if item.get("versions"):
-            entry["versions"] = list(item["versions"])
+        versions = item.get("versions")
+        if versions:
+            if not isinstance(versions, list):
+                raise SchemaDriftError(
+                    source,
+                    "OSV 'affected.versions' is not a list",
+                    stream="osv",
+                    field="affected.versions",
+                )
+            entry["versions"] = [str(v) for v in versions]
         affected.append(entry)
     severity = SEVERITIES.get(str(r.get("database_specific.severity", "")).upper())
     url = next(
