@@ -42,14 +42,11 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionClosedError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
 )
 from botocore.parsers import ResponseParserError
 from pydantic import Field, SecretStr
 
+from cto_assistant.connectors.aws import backoff, common_failure, pause
 from cto_assistant.connectors.aws_cost_explorer import mapping
 from cto_assistant.connectors.base import (
     Checkpoint,
@@ -91,7 +88,6 @@ AUTH_CODES = frozenset(
         "SignatureDoesNotMatch",
     }
 )
-TRANSIENT = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
 
 
 class AwsCostExplorerConfig(ConnectorConfig):
@@ -255,44 +251,26 @@ class AwsCostExplorerConnector(Connector):
                 result: dict[str, Any] = getattr(self.client, operation)(**params)
             except ClientError as exc:
                 wait = self._handle_client_error(exc, operation, attempt, stream)
-            except NoCredentialsError as exc:
-                raise AuthError(
-                    self.name,
-                    "no AWS credentials found in the config or the AWS chain",
-                    stream=stream,
-                ) from exc
             except ResponseParserError as exc:
                 raise SchemaDriftError(
                     self.name, f"{operation} response is not valid JSON", stream=stream
                 ) from exc
-            except TRANSIENT as exc:
-                if attempt >= self.config.max_attempts:
-                    raise UpstreamError(
-                        self.name,
-                        f"{operation} failed after {attempt} attempts: {exc.__class__.__name__}",
-                        stream=stream,
-                    ) from exc
-                wait = self._backoff(attempt)
-            except BotoCoreError as exc:
-                raise UpstreamError(
-                    self.name, f"{operation}: {exc.__class__.__name__}", stream=stream
-                ) from exc
+            except BotoCoreError as exc:  # credentials, network, anything else of botocore
+                wait = common_failure(
+                    exc,
+                    source=self.name,
+                    action=operation,
+                    attempt=attempt,
+                    max_attempts=self.config.max_attempts,
+                    stream=stream,
+                    rng=self._random,
+                )
             else:
                 stats.pages += 1
                 return result
-            stats.retries += 1
-            stats.waited_seconds += wait
-            log.info(
-                "vendor retry",
-                source=self.name,
-                operation=operation,
-                attempt=attempt,
-                wait_s=round(wait, 2),
+            pause(
+                stats, self._sleep, source=self.name, action=operation, attempt=attempt, wait=wait
             )
-            self._sleep(wait)
-
-    def _backoff(self, attempt: int) -> float:
-        return self._random.uniform(0, min(30.0, 0.5 * 2 ** (attempt - 1)))
 
     def _handle_client_error(
         self, exc: ClientError, operation: str, attempt: int, stream: str | None
@@ -304,7 +282,7 @@ class AwsCostExplorerConnector(Connector):
         headers = {k.lower(): v for k, v in (meta.get("HTTPHeaders") or {}).items()}
         if status == 429 or code in THROTTLE_CODES:
             retry_after = headers.get("retry-after")
-            wait = float(retry_after) if retry_after else self._backoff(attempt)
+            wait = float(retry_after) if retry_after else backoff(self._random, attempt)
             if attempt >= self.config.max_attempts:
                 raise RateLimitedError(
                     self.name,
@@ -324,7 +302,7 @@ class AwsCostExplorerConnector(Connector):
                 raise UpstreamError(
                     self.name, f"{operation}: HTTP {status} after {attempt} attempts", stream=stream
                 ) from exc
-            return self._backoff(attempt)
+            return backoff(self._random, attempt)
         raise UpstreamError(
             self.name, f"{operation}: {code} (HTTP {status})", stream=stream
         ) from exc

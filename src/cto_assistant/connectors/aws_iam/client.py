@@ -34,14 +34,11 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionClosedError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
 )
 from botocore.parsers import ResponseParserError
 from pydantic import Field, SecretStr
 
+from cto_assistant.connectors.aws import backoff, common_failure, pause
 from cto_assistant.connectors.aws_cost_explorer.client import send_through
 from cto_assistant.connectors.aws_iam import mapping
 from cto_assistant.connectors.base import (
@@ -80,7 +77,6 @@ AUTH_CODES = frozenset(
         "IncompleteSignature",
     }
 )
-TRANSIENT = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
 GAAD_FILTER = ["User", "Group", "Role", "LocalManagedPolicy"]
 STREAM = "principals"
 
@@ -237,40 +233,20 @@ class AwsIamConnector(Connector):
                 wait = self._classify(
                     self._last_status, code, self._last_headers, action, attempt, stream, exc
                 )
-            except NoCredentialsError as exc:
-                raise AuthError(
-                    self.name,
-                    "no AWS credentials found in the config or the AWS chain",
+            except BotoCoreError as exc:  # credentials, network, anything else of botocore
+                wait = common_failure(
+                    exc,
+                    source=self.name,
+                    action=action,
+                    attempt=attempt,
+                    max_attempts=self.config.max_attempts,
                     stream=stream,
-                ) from exc
-            except TRANSIENT as exc:
-                if attempt >= self.config.max_attempts:
-                    raise UpstreamError(
-                        self.name,
-                        f"{action} failed after {attempt} attempts: {exc.__class__.__name__}",
-                        stream=stream,
-                    ) from exc
-                wait = self._backoff(attempt)
-            except BotoCoreError as exc:
-                raise UpstreamError(
-                    self.name, f"{action}: {exc.__class__.__name__}", stream=stream
-                ) from exc
+                    rng=self._random,
+                )
             else:
                 stats.pages += 1
                 return result
-            stats.retries += 1
-            stats.waited_seconds += wait
-            log.info(
-                "vendor retry",
-                source=self.name,
-                operation=action,
-                attempt=attempt,
-                wait_s=round(wait, 2),
-            )
-            self._sleep(wait)
-
-    def _backoff(self, attempt: int) -> float:
-        return self._random.uniform(0, min(30.0, 0.5 * 2 ** (attempt - 1)))
+            pause(stats, self._sleep, source=self.name, action=action, attempt=attempt, wait=wait)
 
     def _classify(
         self,
@@ -285,7 +261,7 @@ class AwsIamConnector(Connector):
         """Raise the typed error for a failed call, or return how long to wait before retrying."""
         if status == 429 or code in THROTTLE_CODES:
             retry_after = headers.get("retry-after")
-            wait = float(retry_after) if retry_after else self._backoff(attempt)
+            wait = float(retry_after) if retry_after else backoff(self._random, attempt)
             if attempt >= self.config.max_attempts:
                 raise RateLimitedError(
                     self.name,
@@ -305,7 +281,7 @@ class AwsIamConnector(Connector):
                 raise UpstreamError(
                     self.name, f"{operation}: HTTP {status} after {attempt} attempts", stream=stream
                 ) from exc
-            return self._backoff(attempt)
+            return backoff(self._random, attempt)
         raise UpstreamError(
             self.name, f"{operation}: {code} (HTTP {status})", stream=stream
         ) from exc
