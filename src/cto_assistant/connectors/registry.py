@@ -40,6 +40,7 @@ SECRET_SUFFIX = "_secret"  # noqa: S105 - a key suffix, not a secret
 
 BUILTIN_KINDS: dict[str, str] = {
     "catalog": "cto_assistant.connectors.catalog:CatalogConnector",
+    "evidence": "cto_assistant.connectors.evidence:EvidenceConnector",
     "jira": "cto_assistant.connectors.jira:JiraConnector",
     "github": "cto_assistant.connectors.github:GitHubConnector",
     "gitlab": "cto_assistant.connectors.cicd:GitLabConnector",

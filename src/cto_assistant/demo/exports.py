@@ -162,3 +162,28 @@ def write_catalog(world: World, path: Path) -> Path:
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def write_evidence(world: World, path: Path) -> Path | None:
+    """Write the world's evidence for checks we cannot evaluate from synced data (a GRC export)."""
+    from cto_assistant.compliance import load_catalogue
+
+    checks = load_catalogue().checks
+    entries = [
+        {
+            "framework": row["framework"],
+            "control_id": row["control_id"],
+            "check": row["check"],
+            "subject": row.get("subject"),
+            "status": row["status"],
+            "evidence": dict(row.get("evidence") or {}),
+            "collected_at": row["collected_at"].isoformat(),
+        }
+        for row in world.rows("control_evidence")
+        if row["check"] in checks and not checks[row["check"]].automated
+    ]
+    if not entries:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(entries, indent=1))
+    return path

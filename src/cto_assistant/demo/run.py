@@ -14,7 +14,7 @@ from typing import Any
 
 from cto_assistant.accounts import ensure_demo_user
 from cto_assistant.connectors.registry import configured_connectors
-from cto_assistant.demo.exports import write_catalog, write_focus_exports
+from cto_assistant.demo.exports import write_catalog, write_evidence, write_focus_exports
 from cto_assistant.demo.sandbox import (
     Sandbox,
     ServedProcess,
@@ -101,6 +101,9 @@ def prepare_demo(
         "catalog": {"kind": "catalog", "path": str(catalog)},
         **sandbox_sources(world, served.base_url),
     }
+    evidence = write_evidence(world, base.data_dir / "demo-exports" / "grc-evidence.json")
+    if evidence is not None:
+        sources["evidence"] = {"kind": "evidence", "path": str(evidence)}
     exports = write_focus_exports(world, base.data_dir / "demo-exports")
     if exports:
         sources["focus"] = {"kind": "focus", "paths": [str(path) for path in exports]}

@@ -31,6 +31,27 @@ from cto_assistant.connectors.catalog import mapping
 from cto_assistant.errors import SchemaDriftError, UpstreamError
 
 
+def read_structured_file(path: Path, *, source: str) -> Any:
+    """Parse a TOML, JSON or YAML file (by extension); unreadable or invalid → a clear error."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UpstreamError(source, f"cannot read {path}: {exc.strerror}") from exc
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            return json.loads(raw)
+        if suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(raw)
+        return tomllib.loads(raw.decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SchemaDriftError(
+            source, f"{path} is not valid {suffix[1:] or 'TOML'}: {exc}"
+        ) from exc
+
+
 class CatalogConfig(ConnectorConfig):
     """Where the catalog file is."""
 
@@ -79,24 +100,7 @@ class CatalogConnector(Connector):
 
     def load(self) -> dict[str, Any]:
         """Read and parse the catalog file (format by extension)."""
-        try:
-            raw = self.path.read_bytes()
-        except OSError as exc:
-            raise UpstreamError(self.name, f"cannot read {self.path}: {exc.strerror}") from exc
-        suffix = self.path.suffix.lower()
-        try:
-            if suffix == ".json":
-                data = json.loads(raw)
-            elif suffix in (".yaml", ".yml"):
-                import yaml
-
-                data = yaml.safe_load(raw)
-            else:
-                data = tomllib.loads(raw.decode())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SchemaDriftError(
-                self.name, f"{self.path} is not valid {suffix[1:] or 'TOML'}: {exc}"
-            ) from exc
+        data = read_structured_file(self.path, source=self.name)
         if not isinstance(data, dict):
             raise SchemaDriftError(self.name, f"{self.path} must hold a table of sections")
         unknown = set(data) - set(mapping.SECTIONS)
