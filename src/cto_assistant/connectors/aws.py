@@ -19,7 +19,7 @@ from botocore.exceptions import (
 )
 
 from cto_assistant.connectors.base import RequestStats
-from cto_assistant.errors import AuthError, UpstreamError
+from cto_assistant.errors import AuthError, RateLimitedError, UpstreamError
 from cto_assistant.logging import get_logger
 
 log = get_logger("connectors.aws")
@@ -78,3 +78,50 @@ def pause(
         "vendor retry", source=source, operation=action, attempt=attempt, wait_s=round(wait, 2)
     )
     sleep(wait)
+
+
+def service_failure(
+    exc: Exception,
+    *,
+    source: str,
+    action: str,
+    status: int,
+    code: str,
+    headers: dict[str, str],
+    attempt: int,
+    max_attempts: int,
+    stream: str | None,
+    rng: random.Random,
+    throttle_codes: frozenset[str],
+    auth_codes: frozenset[str],
+    permission: str,
+) -> float:
+    """Raise the typed error for a failed service call, or return the wait before a retry.
+
+    Throttling waits Retry-After (or backs off) until the attempts run out; 401/403 and the
+    service's auth codes are auth errors naming the permission; 5xx retries; anything else fails.
+    """
+    if status == 429 or code in throttle_codes:
+        retry_after = headers.get("retry-after")
+        wait = float(retry_after) if retry_after else backoff(rng, attempt)
+        if attempt >= max_attempts:
+            raise RateLimitedError(
+                source,
+                f"{action} throttled ({code}) after {attempt} attempts",
+                stream=stream,
+                retry_after=wait,
+            ) from exc
+        return wait
+    if status in (401, 403) or code in auth_codes:
+        raise AuthError(
+            source,
+            f"{action}: {code} (credentials missing or wrong, or lacking {permission})",
+            stream=stream,
+        ) from exc
+    if status >= 500:
+        if attempt >= max_attempts:
+            raise UpstreamError(
+                source, f"{action}: HTTP {status} after {attempt} attempts", stream=stream
+            ) from exc
+        return backoff(rng, attempt)
+    raise UpstreamError(source, f"{action}: {code} (HTTP {status})", stream=stream) from exc

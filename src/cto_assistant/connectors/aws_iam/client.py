@@ -38,7 +38,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 from pydantic import Field, SecretStr
 
-from cto_assistant.connectors.aws import backoff, common_failure, pause
+from cto_assistant.connectors.aws import common_failure, pause, service_failure
 from cto_assistant.connectors.aws_cost_explorer.client import send_through
 from cto_assistant.connectors.aws_iam import mapping
 from cto_assistant.connectors.base import (
@@ -52,11 +52,8 @@ from cto_assistant.connectors.base import (
 )
 from cto_assistant.connectors.payload import Reader, parse_time
 from cto_assistant.errors import (
-    AuthError,
     ConnectorError,
-    RateLimitedError,
     SchemaDriftError,
-    UpstreamError,
 )
 from cto_assistant.logging import get_logger, register_secret
 
@@ -259,32 +256,21 @@ class AwsIamConnector(Connector):
         exc: Exception,
     ) -> float:
         """Raise the typed error for a failed call, or return how long to wait before retrying."""
-        if status == 429 or code in THROTTLE_CODES:
-            retry_after = headers.get("retry-after")
-            wait = float(retry_after) if retry_after else backoff(self._random, attempt)
-            if attempt >= self.config.max_attempts:
-                raise RateLimitedError(
-                    self.name,
-                    f"{operation} throttled ({code}) after {attempt} attempts",
-                    stream=stream,
-                    retry_after=wait,
-                ) from exc
-            return wait
-        if status in (401, 403) or code in AUTH_CODES:
-            raise AuthError(
-                self.name,
-                f"{operation}: {code} (credentials missing or wrong, or lacking iam:{operation})",
-                stream=stream,
-            ) from exc
-        if status >= 500:
-            if attempt >= self.config.max_attempts:
-                raise UpstreamError(
-                    self.name, f"{operation}: HTTP {status} after {attempt} attempts", stream=stream
-                ) from exc
-            return backoff(self._random, attempt)
-        raise UpstreamError(
-            self.name, f"{operation}: {code} (HTTP {status})", stream=stream
-        ) from exc
+        return service_failure(
+            exc,
+            source=self.name,
+            action=operation,
+            status=status,
+            code=code,
+            headers=headers,
+            attempt=attempt,
+            max_attempts=self.config.max_attempts,
+            stream=stream,
+            rng=self._random,
+            throttle_codes=THROTTLE_CODES,
+            auth_codes=AUTH_CODES,
+            permission=f"iam:{operation}",
+        )
 
     def pages(self, operation: str, *, stream: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every page of a Marker/IsTruncated-paged operation."""
