@@ -8,7 +8,7 @@ deployment ↔ commit ↔ pull request join behind lead time) run in SQL.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -463,107 +463,100 @@ class Finding:
     fix: str
 
 
+def _count(session: Session, query: sa.Select[Any]) -> int:
+    """Rows a select would return."""
+    return session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+
+
+def _finding(
+    session: Session,
+    *,
+    check: str,
+    problems: sa.Select[Any],
+    total: int,
+    order: Any,
+    example: Callable[[Any], str],
+    fix: str,
+) -> Finding:
+    """How many rows of `problems`, out of `total`, with the first few as examples."""
+    return Finding(
+        check=check,
+        count=_count(session, problems),
+        total=total,
+        examples=[example(row) for row in session.scalars(problems.order_by(order).limit(SAMPLE))],
+        fix=fix,
+    )
+
+
 def delivery_findings(*, session: Session, since: datetime) -> list[Finding]:
     """Counts and examples of the delivery set-up problems since `since`."""
-    findings: list[Finding] = []
-
     deploys = sa.select(Deployment).where(Deployment.finished_at >= since)
-    total_deploys = session.scalar(sa.select(sa.func.count()).select_from(deploys.subquery())) or 0
-    no_env = deploys.where(
-        sa.or_(Deployment.environment.is_(None), sa.func.trim(Deployment.environment) == "")
-    )
-    findings.append(
-        Finding(
-            check="deployments_without_environment",
-            count=session.scalar(sa.select(sa.func.count()).select_from(no_env.subquery())) or 0,
-            total=total_deploys,
-            examples=[
-                f"{d.service or '?'} {d.source_id}"
-                for d in session.scalars(
-                    no_env.order_by(Deployment.finished_at.desc()).limit(SAMPLE)
-                )
-            ],
-            fix="Set the environment on the CI/CD deployment (GitHub environment, GitLab "
-            "environment, Jenkins/CircleCI parameter); these deploys are left out of DORA.",
-        )
-    )
-
     prod = deploys.where(
         Deployment.status == "success", _production(), Deployment.is_rollback.is_(False)
     )
-    total_prod = session.scalar(sa.select(sa.func.count()).select_from(prod.subquery())) or 0
     has_change = sa.exists().where(DeploymentChange.deployment_source_id == Deployment.source_id)
-    bare = prod.where(~has_change)
-    findings.append(
-        Finding(
-            check="production_deploys_without_commits",
-            count=session.scalar(sa.select(sa.func.count()).select_from(bare.subquery())) or 0,
-            total=total_prod,
-            examples=[
-                f"{d.service or '?'} {d.source_id}"
-                for d in session.scalars(bare.order_by(Deployment.finished_at.desc()).limit(SAMPLE))
-            ],
-            fix="Report the commits each deployment carries (deployment payload sha + compare, or "
-            "the generic webhook's `commits`); without them lead time cannot be measured.",
-        )
-    )
-
-    recent_incidents = sa.select(Incident).where(Incident.triggered_at >= since)
-    total_incidents = (
-        session.scalar(sa.select(sa.func.count()).select_from(recent_incidents.subquery())) or 0
-    )
-    no_service = recent_incidents.where(Incident.service.is_(None))
-    findings.append(
-        Finding(
-            check="incidents_without_service",
-            count=session.scalar(sa.select(sa.func.count()).select_from(no_service.subquery()))
-            or 0,
-            total=total_incidents,
-            examples=[
-                f"{i.key} {i.title[:60]}"
-                for i in session.scalars(
-                    no_service.order_by(Incident.triggered_at.desc()).limit(SAMPLE)
-                )
-            ],
-            fix="Map PagerDuty/Datadog services to catalogue services; an incident without a "
-            "service cannot be tied to a deployment, so change failure rate misses it.",
-        )
-    )
-
+    incidents = sa.select(Incident).where(Incident.triggered_at >= since)
     merged = sa.select(PullRequest).where(PullRequest.merged_at >= since)
-    total_merged = session.scalar(sa.select(sa.func.count()).select_from(merged.subquery())) or 0
     has_other_commit = sa.exists().where(
         Commit.repo == PullRequest.repo,
         Commit.pr_number == PullRequest.number,
         Commit.sha != sa.func.coalesce(PullRequest.merge_commit_sha, ""),
     )
-    squash = merged.where(PullRequest.first_commit_at.is_(None), ~has_other_commit)
-    findings.append(
-        Finding(
+    services = sa.select(Service)
+
+    def deploy_label(d: Deployment) -> str:
+        return f"{d.service or '?'} {d.source_id}"
+
+    return [
+        _finding(
+            session,
+            check="deployments_without_environment",
+            problems=deploys.where(
+                sa.or_(Deployment.environment.is_(None), sa.func.trim(Deployment.environment) == "")
+            ),
+            total=_count(session, deploys),
+            order=Deployment.finished_at.desc(),
+            example=deploy_label,
+            fix="Set the environment on the CI/CD deployment (GitHub environment, GitLab "
+            "environment, Jenkins/CircleCI parameter); these deploys are left out of DORA.",
+        ),
+        _finding(
+            session,
+            check="production_deploys_without_commits",
+            problems=prod.where(~has_change),
+            total=_count(session, prod),
+            order=Deployment.finished_at.desc(),
+            example=deploy_label,
+            fix="Report the commits each deployment carries (deployment payload sha + compare, or "
+            "the generic webhook's `commits`); without them lead time cannot be measured.",
+        ),
+        _finding(
+            session,
+            check="incidents_without_service",
+            problems=incidents.where(Incident.service.is_(None)),
+            total=_count(session, incidents),
+            order=Incident.triggered_at.desc(),
+            example=lambda i: f"{i.key} {i.title[:60]}",
+            fix="Map PagerDuty/Datadog services to catalogue services; an incident without a "
+            "service cannot be tied to a deployment, so change failure rate misses it.",
+        ),
+        _finding(
+            session,
             check="squash_merged_prs_lead_time_from_merge",
-            count=session.scalar(sa.select(sa.func.count()).select_from(squash.subquery())) or 0,
-            total=total_merged,
-            examples=[
-                f"{p.repo}#{p.number}"
-                for p in session.scalars(
-                    squash.order_by(PullRequest.merged_at.desc()).limit(SAMPLE)
-                )
-            ],
+            problems=merged.where(PullRequest.first_commit_at.is_(None), ~has_other_commit),
+            total=_count(session, merged),
+            order=PullRequest.merged_at.desc(),
+            example=lambda p: f"{p.repo}#{p.number}",
             fix="Sync the PR's commit list (GitHub pulls/{n}/commits); for squash merges without "
             "it, lead time starts at the merge and reads shorter than it was.",
-        )
-    )
-
-    orphans = sa.select(Service).where(Service.team_key.is_(None))
-    findings.append(
-        Finding(
+        ),
+        _finding(
+            session,
             check="services_without_team",
-            count=session.scalar(sa.select(sa.func.count()).select_from(orphans.subquery())) or 0,
-            total=session.scalar(sa.select(sa.func.count()).select_from(Service)) or 0,
-            examples=[
-                s.name for s in session.scalars(orphans.order_by(Service.name).limit(SAMPLE))
-            ],
+            problems=services.where(Service.team_key.is_(None)),
+            total=_count(session, services),
+            order=Service.name,
+            example=lambda s: str(s.name),
             fix="Give the service an owning team in the catalogue; its deploys count for no team.",
-        )
-    )
-    return findings
+        ),
+    ]
