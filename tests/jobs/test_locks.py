@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cto_assistant.jobs.locks import stream_lock, stream_lock_key
+from cto_assistant.sync.locks import stream_lock, stream_lock_key
 from cto_assistant.store import Store
 
 

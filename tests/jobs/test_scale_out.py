@@ -36,7 +36,7 @@ from cto_assistant.connectors.registry import configured_connectors
 from cto_assistant.demo.sandbox import Sandbox, sources_toml, start_sandbox
 from cto_assistant.demo.simulators.common import ServedApp
 from cto_assistant.demo.world import build_world
-from cto_assistant.jobs.locks import stream_lock_key
+from cto_assistant.sync.locks import stream_lock_key
 from cto_assistant.jobs.queue import INTERRUPTED, QUEUE_NAME
 from cto_assistant.settings import Settings
 from cto_assistant.store import Store, open_store

@@ -22,7 +22,7 @@ from cto_assistant.connectors.registry import configured_connectors
 from cto_assistant.demo.sandbox import sources_toml
 from cto_assistant.store import open_store
 from cto_assistant.store.models import SOURCED_TABLES
-from cto_assistant.sync.engine import SyncEngine
+from cto_assistant.sync.engine import INTERRUPTED, SyncEngine
 from tests.reliability.conftest import SECRET_KEY, Demo, Figures
 
 pytestmark = pytest.mark.slow
@@ -114,6 +114,16 @@ def test_kill_9_mid_sync_then_restart_ends_like_a_clean_run(
     )
     assert restarted.returncode == 0, restarted.stderr[-2000:]
 
+    con = sqlite3.connect(database)
+    try:
+        still_running = con.execute("SELECT count(*) FROM sync_run WHERE status = 'running'")
+        assert int(still_running.fetchone()[0]) == 0, "the restart left a killed run 'running'"
+        closed = con.execute("SELECT count(*) FROM sync_run WHERE error = ?", (INTERRUPTED,))
+        closed_by_restart = int(closed.fetchone()[0])
+    finally:
+        con.close()
+    assert closed_by_restart == running_after_kill
+
     clean_path = tmp_path / "clean.db"
     clean_store = open_store(f"sqlite:///{clean_path}")
     settings = demo.run.settings.model_copy(update={"sources": sections})
@@ -138,5 +148,6 @@ def test_kill_9_mid_sync_then_restart_ends_like_a_clean_run(
     figures.add("crash", "rows_committed_when_killed", killed_at)
     figures.add("crash", "rows_after_restart", sum(len(v) for v in resumed.values()))
     figures.add("crash", "runs_left_running_by_the_kill", running_after_kill)
+    figures.add("crash", "runs_closed_as_interrupted_on_restart", closed_by_restart)
     figures.add("crash", "integrity_check", "ok")
     figures.add("crash", "derived_tables_differing", derived)

@@ -20,12 +20,14 @@ from cto_assistant.logging import register_secret
 from cto_assistant.store import Store
 from cto_assistant.store.models import Person, SyncCursor, SyncRun, Team
 from cto_assistant.sync.engine import (
+    INTERRUPTED,
     StreamRunResult,
     SyncEngine,
     error_kind,
     load_cursor,
     reset_cursors,
 )
+from cto_assistant.sync.locks import stream_lock
 from tests.sync.fakes import Crash, FakeConnector, FakeVendor
 
 
@@ -362,3 +364,35 @@ def test_a_mapper_tripping_on_an_unexpected_shape_is_recorded_as_schema_drift(
     assert result.status == "failed"
     assert result.error_kind == "schema_drift"
     assert "AttributeError" in (result.error or "")
+
+
+def test_a_run_left_running_by_a_dead_process_is_closed_by_the_next_sync(
+    any_store: Store, tmp_path: Any
+) -> None:
+    """kill -9 leaves a "running" row; the next engine holding the stream's lock closes it."""
+    with any_store.session() as session:
+        session.add(SyncRun(source="fake", stream="teams", started_at=Clock()(), status="running"))
+    SyncEngine(any_store, [FakeConnector.named(items=3)], lock_dir=tmp_path / "locks").run()
+
+    logged = runs(any_store)
+    assert [(r.stream, r.status) for r in logged] == [
+        ("teams", "failed"),
+        ("teams", "success"),
+        ("people", "success"),
+    ]
+    assert logged[0].error == INTERRUPTED and logged[0].finished_at is not None
+
+
+def test_a_stream_another_process_is_syncing_is_skipped_not_run_twice(
+    any_store: Store, tmp_path: Any
+) -> None:
+    """While another holder has the teams lock, the engine runs only the other streams."""
+    lock_dir = tmp_path / "locks"
+    with any_store.session() as session:
+        session.add(SyncRun(source="fake", stream="teams", started_at=Clock()(), status="running"))
+    with stream_lock(any_store, source="fake", stream="teams", lock_dir=lock_dir) as held:
+        assert held
+        results = SyncEngine(any_store, [FakeConnector.named(items=3)], lock_dir=lock_dir).run()
+    assert [r.stream for r in results] == ["people"]
+    assert teams(any_store) == {}
+    assert [r.status for r in runs(any_store) if r.stream == "teams"] == ["running"]  # not ours

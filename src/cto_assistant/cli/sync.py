@@ -72,7 +72,13 @@ def _run(
     )
     try:
         with Progress(*columns, console=console, transient=False) as progress:
-            engine = SyncEngine(store, connectors, progress=RichSyncProgress(progress))
+            engine = SyncEngine(
+                store,
+                connectors,
+                now=settings.now,
+                progress=RichSyncProgress(progress),
+                lock_dir=settings.data_dir / "locks",
+            )
             with cli_errors():
                 results = engine.run(streams=streams or None, full_refresh=full)
     finally:

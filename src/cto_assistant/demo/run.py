@@ -113,7 +113,9 @@ def prepare_demo(
     store = open_store(settings.effective_database_url)
     phase("Syncing through the real connectors")
     connectors = configured_connectors(settings)
-    engine = SyncEngine(store, connectors, now=settings.now, progress=progress)
+    engine = SyncEngine(
+        store, connectors, now=settings.now, progress=progress, lock_dir=settings.data_dir / "locks"
+    )
     results = engine.run()
     phase("Creating the demo user")
     password = base.demo_password.get_secret_value() if base.demo_password else None

@@ -4,8 +4,8 @@
                                                                   N x `cto serve` --^
 
 Embedded mode (no `CTO_QUEUE_URL`) does not import this package: `cto serve` syncs in-process.
-`queue.py` holds the broker, the actor and the job; `locks.py` the per-stream lock; `runner.py`
-the worker and scheduler loops. docs/DEPLOYMENT.md describes the topology.
+`queue.py` holds the broker, the actor and the job; `runner.py` the worker and scheduler loops;
+the per-stream lock lives in sync/locks.py (every sync takes it, queued or not). docs/DEPLOYMENT.md describes the topology.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
     queue.enqueue("aws", "costs")                    # False when that stream is already queued
     queue.attach_store(store); run a dramatiq Worker  # what `cto worker` does (see worker.py)
 
-A job takes the stream's lock (locks.py) without waiting, closes the run-log rows a dead worker
+A job takes the stream's lock (sync/locks.py) without waiting, closes the run-log rows a dead worker
 left "running", and runs that one stream through the SyncEngine, whose cursors move only with
 the rows they cover. So:
 
@@ -30,11 +30,9 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import dramatiq
 import redis
-import sqlalchemy as sa
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.errors import Retry
 from sqlalchemy.engine import make_url
@@ -42,12 +40,17 @@ from sqlalchemy.engine import make_url
 from cto_assistant.connectors.base import Connector
 from cto_assistant.connectors.registry import configured_connectors
 from cto_assistant.errors import ConfigError, ConnectorError
-from cto_assistant.jobs.locks import stream_lock
 from cto_assistant.logging import get_logger
 from cto_assistant.settings import Settings
 from cto_assistant.store.db import Store
-from cto_assistant.store.models import SyncRun
-from cto_assistant.sync.engine import StreamRunResult, SyncEngine, error_text, record_run
+from cto_assistant.sync.engine import (
+    StreamRunResult,
+    SyncEngine,
+    close_interrupted_runs,
+    error_text,
+    record_run,
+)
+from cto_assistant.sync.locks import stream_lock
 
 log = get_logger("jobs")
 
@@ -61,7 +64,6 @@ MAX_BACKOFF_MS = 300_000
 # default (0.1 %) can leave a dead worker's job waiting many minutes; the check is one
 # ZRANGEBYSCORE on a small set, so 20 % costs little and finds a dead worker within seconds.
 MAINTENANCE_CHANCE = 200_000
-INTERRUPTED = "interrupted: the worker running this stream stopped before it finished"
 
 
 @dataclass
@@ -225,17 +227,6 @@ class JobQueue:
         )
 
 
-def close_interrupted_runs(store: Store, *, source: str, stream: str, at: datetime) -> int:
-    """Mark the stream's "running" run-log rows as failed; call only while holding its lock."""
-    with store.session() as session:
-        result = session.execute(
-            sa.update(SyncRun)
-            .where(SyncRun.source == source, SyncRun.stream == stream, SyncRun.status == "running")
-            .values(status="failed", finished_at=at, error=INTERRUPTED, error_kind="other")
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-
 def worker_database_url(settings: Settings, *, role: str) -> str:
     """The store URL with `application_name=cto-<role>-<pid>` on PostgreSQL (seen in pg_stat_activity)."""
     url = make_url(settings.effective_database_url)
@@ -250,6 +241,5 @@ __all__ = [
     "QUEUE_NAME",
     "EnqueueReport",
     "JobQueue",
-    "close_interrupted_runs",
     "worker_database_url",
 ]

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -46,11 +47,13 @@ from cto_assistant.store.models import SOURCED_TABLES, SyncCursor, SyncRun
 from cto_assistant.store.queries.security import evaluate_controls
 from cto_assistant.store.rollup import bump_data_version, mark_all_cost_dirty, refresh_cost_rollup
 from cto_assistant.sync.enrich import enrich_vulnerabilities, prepare_connector
+from cto_assistant.sync.locks import stream_lock
 
 log = get_logger("sync")
 
 ErrorKind = Literal["auth", "rate_limited", "upstream", "schema_drift", "config", "other"]
 RunStatus = Literal["success", "failed"]
+INTERRUPTED = "interrupted: the process running this stream stopped before it finished"
 MAX_ERROR_CHARS = 2000
 DATA_CHANGED_EVENT = "sync_finished"  # the dashboard refreshes its widgets on it
 ALL_STREAMS = "*"  # the stream name recorded when a source fails before any stream starts
@@ -132,6 +135,7 @@ class SyncEngine:
         now: Callable[[], datetime] = db.utcnow,
         batch_size: int = 500,
         progress: SyncProgress | None = None,
+        lock_dir: Path | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -143,6 +147,7 @@ class SyncEngine:
         self.now = now
         self.batch_size = batch_size
         self.progress = progress
+        self.lock_dir = lock_dir
 
     @property
     def source_names(self) -> list[str]:
@@ -177,7 +182,9 @@ class SyncEngine:
                     stream.name in wanted or f"{connector.name}/{stream.name}" in wanted
                 ):
                     continue
-                results.append(self.run_stream(connector, stream, full_refresh=full_refresh))
+                result = self._run_locked(connector, stream, full_refresh=full_refresh)
+                if result is not None:
+                    results.append(result)
         if results:
             with self.store.session() as session:
                 enrich_vulnerabilities(session)
@@ -205,6 +212,37 @@ class SyncEngine:
             )
         by_name = {connector.name: connector for connector in self.connectors}
         return [by_name[name] for name in wanted]
+
+    def _run_locked(
+        self, connector: Connector, stream: Stream, *, full_refresh: bool
+    ) -> StreamRunResult | None:
+        """Run a stream under its cross-process lock (when the engine has a lock directory).
+
+        Holding the lock proves that no live process syncs the stream, so any run-log row still
+        "running" was left by a process that died (kill -9, power loss): it is closed as failed
+        first. A stream another process is syncing is skipped (None): that process records it.
+        """
+        if self.lock_dir is None:
+            return self.run_stream(connector, stream, full_refresh=full_refresh)
+        source = connector.name
+        with stream_lock(
+            self.store, source=source, stream=stream.name, lock_dir=self.lock_dir
+        ) as held:
+            if not held:
+                log.info(
+                    "sync skipped: stream busy in another process",
+                    source=source,
+                    stream=stream.name,
+                )
+                return None
+            closed = close_interrupted_runs(
+                self.store, source=source, stream=stream.name, at=self.now()
+            )
+            if closed:
+                log.warning(
+                    "closed interrupted runs", source=source, stream=stream.name, runs=closed
+                )
+            return self.run_stream(connector, stream, full_refresh=full_refresh)
 
     def run_stream(
         self, connector: Connector, stream: Stream, *, full_refresh: bool = False
@@ -460,6 +498,17 @@ def record_run(session: Session, result: StreamRunResult) -> None:
     bump_data_version(session, at=result.finished_at)
 
 
+def close_interrupted_runs(store: Store, *, source: str, stream: str, at: datetime) -> int:
+    """Mark the stream's "running" run-log rows as failed; call only while holding its lock."""
+    with store.session() as session:
+        result = session.execute(
+            sa.update(SyncRun)
+            .where(SyncRun.source == source, SyncRun.stream == stream, SyncRun.status == "running")
+            .values(status="failed", finished_at=at, error=INTERRUPTED, error_kind="other")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 def load_cursor(session: Session, *, source: str, stream: str) -> str | None:
     """The stored cursor of `source/stream`, or None."""
     return session.scalar(
@@ -508,11 +557,13 @@ def publish_data_changed(sources: Sequence[str], *, kind: str) -> None:
 __all__ = [
     "ALL_STREAMS",
     "DATA_CHANGED_EVENT",
+    "INTERRUPTED",
     "ErrorKind",
     "RunStatus",
     "StreamRunResult",
     "SyncEngine",
     "SyncProgress",
+    "close_interrupted_runs",
     "error_kind",
     "load_cursor",
     "publish_data_changed",

@@ -144,7 +144,7 @@ def build_scheduler(
     connectors = configured_connectors(settings, on_error=report)
     if not connectors:
         return None
-    engine = SyncEngine(store, connectors, now=settings.now)
+    engine = SyncEngine(store, connectors, now=settings.now, lock_dir=settings.data_dir / "locks")
     return SyncScheduler(
         engine,
         interval_seconds=settings.sync_interval_minutes * 60,

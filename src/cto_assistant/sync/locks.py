@@ -1,4 +1,4 @@
-"""Per-stream locks: two workers never sync the same (source, stream) at once.
+"""Per-stream locks: two processes (workers, a server, `cto sync`) never sync one stream at once.
 
 On PostgreSQL the lock is a session-level advisory lock, `pg_try_advisory_lock(key)`, held on a
 connection of its own for the whole run. The server releases it when that connection ends, so a
