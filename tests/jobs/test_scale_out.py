@@ -36,11 +36,13 @@ from cto_assistant.connectors.registry import configured_connectors
 from cto_assistant.demo.sandbox import Sandbox, sources_toml, start_sandbox
 from cto_assistant.demo.simulators.common import ServedApp
 from cto_assistant.demo.world import build_world
-from cto_assistant.sync.locks import stream_lock_key
-from cto_assistant.jobs.queue import INTERRUPTED, QUEUE_NAME
+from cto_assistant.jobs.queue import QUEUE_NAME
 from cto_assistant.settings import Settings
 from cto_assistant.store import Store, open_store
 from cto_assistant.store.models import SOURCED_TABLES, SyncCursor, SyncRun
+from cto_assistant.store.rollup import cost_rollup_usable
+from cto_assistant.sync.engine import INTERRUPTED
+from cto_assistant.sync.locks import stream_lock_key
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -280,6 +282,15 @@ def test_two_workers_sync_everything_and_survive_a_killed_worker(
         remaining = DEADLINE_SECONDS - (time.monotonic() - started)
         _wait_for("every queued stream to finish", all_done, timeout=remaining, interval=0.5)
         recovered_s = time.monotonic() - killed_at
+
+        def round_finished() -> bool:
+            """The round's finishing job ran after the last stream (the rollup is current)."""
+            if services.redis.exists(f"{services.namespace}:pending:finish-round"):
+                return False
+            with services.store.session() as session:
+                return cost_rollup_usable(session)
+
+        _wait_for("the sync round's finishing job", round_finished, timeout=60, interval=0.5)
 
         with services.store.session() as session:
             runs = (

@@ -48,6 +48,7 @@ from cto_assistant.sync.engine import (
     SyncEngine,
     close_interrupted_runs,
     error_text,
+    finish_round,
     record_run,
 )
 from cto_assistant.sync.locks import stream_lock
@@ -56,6 +57,8 @@ log = get_logger("jobs")
 
 QUEUE_NAME = "sync"
 ACTOR_NAME = "sync_stream"
+FINISH_ACTOR_NAME = "finish_round"
+ROUND_LOCK = ("*", "finish-round")  # the stream lock the finishing job holds
 JOB_TIME_LIMIT_MS = 2 * 3600 * 1000  # one stream of a very large company, with room to spare
 MAX_RETRIES = 8
 MIN_BACKOFF_MS = 5_000
@@ -103,6 +106,19 @@ class JobQueue:
                 "time_limit": JOB_TIME_LIMIT_MS,
             },
         )
+        self.finisher: dramatiq.Actor[[], None] = dramatiq.Actor(
+            self.run_finish,
+            broker=self.broker,
+            actor_name=FINISH_ACTOR_NAME,
+            queue_name=QUEUE_NAME,
+            priority=10,  # after the stream jobs already waiting
+            options={
+                "max_retries": MAX_RETRIES,
+                "min_backoff": MIN_BACKOFF_MS,
+                "max_backoff": MAX_BACKOFF_MS,
+                "time_limit": JOB_TIME_LIMIT_MS,
+            },
+        )
         self.store: Store | None = None
 
     def attach_store(self, store: Store) -> None:
@@ -112,6 +128,28 @@ class JobQueue:
     def pending_key(self, source: str, stream: str) -> str:
         """The Redis key that marks `source/stream` as queued or running."""
         return f"{self.namespace}:pending:{source}/{stream}"
+
+    @property
+    def round_key(self) -> str:
+        """The Redis key that marks the round's finishing job as queued."""
+        return f"{self.namespace}:pending:finish-round"
+
+    @property
+    def round_sources_key(self) -> str:
+        """The Redis set of sources synced since the last finishing job started."""
+        return f"{self.namespace}:round-sources"
+
+    def enqueue_finish(self, source: str) -> bool:
+        """Note `source` as synced and queue the finishing job; False when already queued."""
+        self.redis.sadd(self.round_sources_key, source)
+        if not self.redis.set(self.round_key, str(time.time()), nx=True, px=JOB_TIME_LIMIT_MS):
+            return False
+        try:
+            self.finisher.send()
+        except BaseException:
+            self.redis.delete(self.round_key)
+            raise
+        return True
 
     def enqueue(self, source: str, stream: str, *, full_refresh: bool = False) -> bool:
         """Queue one stream; False when it is already queued or running."""
@@ -209,12 +247,14 @@ class JobQueue:
                 self.redis.delete(self.pending_key(source, stream))
                 return
             try:
-                engine = SyncEngine(store, connectors, now=self.settings.now)
+                engine = SyncEngine(store, connectors, now=self.settings.now, finish_rounds=False)
                 results = engine.run([source], [f"{source}/{stream}"], full_refresh=full_refresh)
             finally:
                 for connector in connectors:
                     connector.close()
         self.redis.delete(self.pending_key(source, stream))
+        if results:
+            self.enqueue_finish(source)
         log.info(
             "sync job",
             source=source,
@@ -222,6 +262,34 @@ class JobQueue:
             status=",".join(result.status for result in results) or "no_such_stream",
             records=sum(result.records for result in results),
             interrupted_runs_closed=closed,
+            pid=os.getpid(),
+            duration_ms=round((time.perf_counter() - clock) * 1000),
+        )
+
+    def run_finish(self) -> None:
+        """The finishing actor: derived data, data version and alerts, once for many streams.
+
+        The marker is cleared before the work starts, so streams that finish meanwhile queue
+        another finishing job; the lock keeps two finishing jobs from overlapping.
+        """
+        store = self.store
+        if store is None:
+            raise RuntimeError("JobQueue.attach_store() was not called in this worker")
+        clock = time.perf_counter()
+        lock_dir = self.settings.data_dir / "locks"
+        source, stream = ROUND_LOCK
+        with stream_lock(store, source=source, stream=stream, lock_dir=lock_dir) as held:
+            if not held:
+                raise Retry("another worker is finishing a sync round")
+            self.redis.delete(self.round_key)
+            sources = sorted(
+                member.decode() if isinstance(member, bytes) else str(member)
+                for member in self.redis.spop(self.round_sources_key, 10_000) or []
+            )
+            finish_round(store, now=self.settings.now, sources=sources)
+        log.info(
+            "sync round finished",
+            sources=len(sources),
             pid=os.getpid(),
             duration_ms=round((time.perf_counter() - clock) * 1000),
         )

@@ -136,6 +136,7 @@ class SyncEngine:
         batch_size: int = 500,
         progress: SyncProgress | None = None,
         lock_dir: Path | None = None,
+        finish_rounds: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -148,6 +149,7 @@ class SyncEngine:
         self.batch_size = batch_size
         self.progress = progress
         self.lock_dir = lock_dir
+        self.finish_rounds = finish_rounds
 
     @property
     def source_names(self) -> list[str]:
@@ -186,17 +188,13 @@ class SyncEngine:
                 if result is not None:
                     results.append(result)
         if results:
-            with self.store.session() as session:
-                enrich_vulnerabilities(session)
-                evaluate_controls(session, self.now())
-                refresh_cost_rollup(session, at=self.now())
-                bump_data_version(session, at=self.now())
-            from cto_assistant.watch.evaluate import (
-                after_sync,
-            )  # watch reads tools, tools read sync
-
-            after_sync(self.store, now=self.now)  # early-warning rules; never raises
-            publish_data_changed(sorted({result.source for result in results}), kind="sync")
+            sources = sorted({result.source for result in results})
+            if self.finish_rounds:
+                finish_round(self.store, now=self.now, sources=sources)
+            else:  # queue mode: the round's finishing job runs the derived steps once
+                with self.store.session() as session:
+                    bump_data_version(session, at=self.now())
+                publish_data_changed(sources, kind="sync")
         return results
 
     def _choose(self, sources: Iterable[str] | None) -> list[Connector]:
@@ -498,6 +496,24 @@ def record_run(session: Session, result: StreamRunResult) -> None:
     bump_data_version(session, at=result.finished_at)
 
 
+def finish_round(store: Store, *, now: Callable[[], datetime], sources: Sequence[str]) -> None:
+    """What follows a round of syncing, once: derived data, the data version, alerts, browsers.
+
+    KEV/EPSS enrichment of vulnerabilities, control evaluation and the cost rollup are derived
+    from everything synced, so they run once per round (not once per stream); the data version
+    bump in the same transaction tells every cache that the answers changed.
+    """
+    with store.session() as session:
+        enrich_vulnerabilities(session)
+        evaluate_controls(session, now())
+        refresh_cost_rollup(session, at=now())
+        bump_data_version(session, at=now())
+    from cto_assistant.watch.evaluate import after_sync  # watch reads tools, tools read sync
+
+    after_sync(store, now=now)  # early-warning rules; never raises
+    publish_data_changed(sources, kind="sync")
+
+
 def close_interrupted_runs(store: Store, *, source: str, stream: str, at: datetime) -> int:
     """Mark the stream's "running" run-log rows as failed; call only while holding its lock."""
     with store.session() as session:
@@ -565,6 +581,7 @@ __all__ = [
     "SyncProgress",
     "close_interrupted_runs",
     "error_kind",
+    "finish_round",
     "load_cursor",
     "publish_data_changed",
     "record_run",
