@@ -90,6 +90,16 @@ class Settings(BaseSettings):
     sync_interval_minutes: int = Field(
         default=30, ge=0, description="How often `cto serve` syncs every source (0 = never)."
     )
+    tool_cache_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="How long a tool's answer is reused while no sync commits (0 = no cache).",
+    )
+    dashboard_warm: bool = Field(
+        default=True,
+        description="Recompute the dashboard's widgets after each sync and before they expire.",
+    )
     sources: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per-source connector settings, `[sources.<name>]` with a `kind` key.",

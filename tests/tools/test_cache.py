@@ -50,19 +50,25 @@ def test_answers_are_reused_until_a_sync_commits(sqlite_store: Store) -> None:
     assert spend(sqlite_store, cache) == 15.0
 
 
-def test_the_clock_bucket_and_the_data_version_are_part_of_the_key(sqlite_store: Store) -> None:
-    cache = ToolCache(bucket_seconds=60)
+def test_answers_live_max_age_and_the_data_version_is_part_of_the_key(
+    sqlite_store: Store,
+) -> None:
+    cache = ToolCache(max_age_seconds=60)
     with sqlite_store.session() as session:
         upsert(session, "cost_daily", [cost(1, 10.0)])
     spend(sqlite_store, cache)
-    spend(sqlite_store, cache, NOW + timedelta(seconds=30))
+    spend(sqlite_store, cache, NOW + timedelta(seconds=59))
     assert cache.hits == 1
-    spend(sqlite_store, cache, NOW + timedelta(minutes=2))
-    assert cache.hits == 1 and len(cache) == 2
+    spend(sqlite_store, cache, NOW - timedelta(seconds=1))  # never served to an earlier clock
+    assert cache.hits == 1
+    spend(sqlite_store, cache, NOW + timedelta(minutes=2))  # too old: computed again
+    assert cache.hits == 1 and len(cache) == 1
+    spend(sqlite_store, cache, NOW + timedelta(minutes=2, seconds=30))
+    assert cache.hits == 2
     with sqlite_store.session() as session:
         bump_data_version(session)
-    spend(sqlite_store, cache, NOW + timedelta(minutes=2))
-    assert cache.hits == 1 and len(cache) == 3
+    spend(sqlite_store, cache, NOW + timedelta(minutes=2, seconds=30))
+    assert cache.hits == 2 and len(cache) == 2
 
 
 def test_a_context_without_a_cache_always_reads_the_store(sqlite_store: Store) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -16,7 +18,7 @@ from fastapi import FastAPI
 
 from cto_assistant.store import Store
 from cto_assistant.web import events
-from cto_assistant.web.events import EventBroker, event_stream, format_event
+from cto_assistant.web.events import EventBroker, RedisRelay, event_stream, format_event
 from tests.web.helpers import PASSWORD, add_user
 
 
@@ -123,3 +125,57 @@ def test_events_endpoint_streams_published_events(live_server: str, sqlite_store
                     break
     assert "event: sync_finished" in received
     assert json.loads(received[-1].removeprefix("data: ")) == {"source": "jira", "records": 3}
+
+
+REDIS_URL = os.environ.get("CTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_namespace() -> str:
+    """A fresh channel namespace on the machine's Redis (CI fails when Redis is missing)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis unreachable in CI: {exc}")
+        pytest.skip(f"Redis unreachable ({exc})")
+    return f"cto-test-{uuid.uuid4().hex[:10]}"
+
+
+def test_events_cross_processes_over_redis_once_each(redis_namespace: str) -> None:
+    """A worker's `sync_finished` reaches the web process; nobody hears its own event twice."""
+    web, worker = EventBroker(), EventBroker()
+    heard: dict[str, list[tuple[str, dict[str, object]]]] = {"web": [], "worker": []}
+    web.add_listener(lambda event, data: heard["web"].append((event, data)))
+    worker.add_listener(lambda event, data: heard["worker"].append((event, data)))
+    web.relay = RedisRelay(web, REDIS_URL, namespace=redis_namespace)
+    worker.relay = RedisRelay(worker, REDIS_URL, namespace=redis_namespace)
+    web.relay.listen()
+    worker.relay.listen()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # both relay threads subscribed
+            if worker.relay.client.pubsub_numsub(worker.relay.channel)[0][1] >= 2:
+                break
+            time.sleep(0.05)
+        worker.publish("sync_finished", {"sources": ["aws"]})
+        deadline = time.monotonic() + 10
+        while not heard["web"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # room for a duplicate to show up
+    finally:
+        web.relay.close()
+        worker.relay.close()
+    assert heard["web"] == [("sync_finished", {"sources": ["aws"]})]
+    assert heard["worker"] == [("sync_finished", {"sources": ["aws"]})]
+
+
+def test_a_relay_without_redis_never_breaks_the_publisher() -> None:
+    broker = EventBroker()
+    broker.relay = RedisRelay(broker, "redis://127.0.0.1:1/0", namespace="nowhere")
+    try:
+        assert broker.publish("sync_finished", {}) == 0
+    finally:
+        broker.relay.close()

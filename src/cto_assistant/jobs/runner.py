@@ -19,6 +19,7 @@ from cto_assistant.logging import get_logger
 from cto_assistant.reports.schedule import run_weekly_if_due
 from cto_assistant.settings import Settings
 from cto_assistant.store import open_store
+from cto_assistant.web import events
 
 log = get_logger("jobs.runner")
 
@@ -30,6 +31,8 @@ def run_worker(
     queue = JobQueue(settings)
     store = open_store(worker_database_url(settings, role="worker"))
     queue.attach_store(store)
+    # The web processes' browsers hear this worker's "sync finished" over Redis.
+    events.connect_relay(settings.queue_url or "", namespace=queue.namespace, listen=False)
     worker = dramatiq.Worker(queue.broker, queues={QUEUE_NAME}, worker_threads=threads)
     # One message per thread: a worker must not sit on jobs that an idle worker could run.
     worker.queue_prefetch = threads
@@ -41,6 +44,7 @@ def run_worker(
         log.info("worker stopping", grace_s=grace_seconds)
         worker.stop(timeout=int(grace_seconds * 1000))
         queue.broker.close()
+        events.disconnect_relay()
         store.dispose()
 
 

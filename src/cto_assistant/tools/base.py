@@ -230,7 +230,7 @@ def call_tool(
     cache = ctx.cache if ctx.cache is not None and ctx.cache.cacheable(spec) else None
     key = cache.key(spec, ctx, values) if cache is not None else None
     if cache is not None:
-        hit = cache.get(key)
+        hit = cache.get(key, ctx.now)
         if hit is not None:
             return hit
     try:
@@ -241,5 +241,5 @@ def call_tool(
         )
     result.tool = name
     if cache is not None and result.status is not ToolStatus.ERROR:
-        cache.put(key, result)
+        cache.put(key, result, ctx.now)
     return result

@@ -1,14 +1,17 @@
-"""The per-sync tool cache: one answer per (tool, arguments, minute, data version).
+"""The per-sync tool cache: one answer per (tool, arguments, data version), for a few minutes.
 
 A dashboard, the chat and the executive summary ask the same questions again and again between
 two syncs; the answer only changes when the data does (or the clock moves on). So a read-only
 tool's result is kept under
 
-    (database, tool, arguments, settings, now floored to `bucket_seconds`, data version)
+    (database, tool, arguments, settings, data version)
 
-where the data version (store/rollup.py) is bumped in the transaction that finishes a sync or
-an import. A process that did not run the sync still sees the new version on its next call, so
-several web processes never serve an answer older than the last commit they can read.
+together with the `now` it was computed for, and served while the asking `now` is at most
+`max_age_seconds` later (an answer is never served to an earlier clock). The data version
+(store/rollup.py) is bumped in the transaction that finishes a sync or an import, so a process
+that did not run the sync still sees the new version on its next call: several web processes
+never serve an answer older than the last commit they can read. The web app's warmer
+(web/warm.py) recomputes the dashboard's answers after each sync and before they expire.
 
 Contexts opt in (`ToolContext.cache`): the web API and the assistant do, tests and one-off
 scripts see every write immediately. Tools that write, or read state that is not synced
@@ -21,7 +24,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cto_assistant.store.rollup import data_version
@@ -36,12 +39,12 @@ UNCACHED_TOOLS = frozenset({"alerts", "data_freshness", "data_health"})
 class ToolCache:
     """A bounded, thread-safe LRU of tool results keyed on the data version."""
 
-    def __init__(self, *, max_entries: int = 512, bucket_seconds: int = 60) -> None:
+    def __init__(self, *, max_entries: int = 512, max_age_seconds: float = 300) -> None:
         self.max_entries = max_entries
-        self.bucket_seconds = bucket_seconds
+        self.max_age = timedelta(seconds=max_age_seconds)
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[Hashable, ToolResult] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[datetime, ToolResult]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -61,29 +64,30 @@ class ToolCache:
             json.dumps(arguments, sort_keys=True, default=str),
             id(ctx.settings),
             json.dumps(ctx.extras.get("security"), sort_keys=True, default=str),
-            self.bucket(ctx.now),
             data_version(ctx.session),
         )
 
-    def bucket(self, now: datetime) -> int:
-        """`now` floored to the bucket, as a number."""
-        return int(now.timestamp()) // self.bucket_seconds
-
-    def get(self, key: Hashable) -> ToolResult | None:
-        """A copy of the stored result, or None."""
+    def get(self, key: Hashable, now: datetime) -> ToolResult | None:
+        """A copy of the result stored for a clock at most `max_age` before `now`, or None."""
         with self._lock:
             found = self._entries.get(key)
-            if found is None:
+            if found is None or not timedelta(0) <= now - found[0] <= self.max_age:
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-        return found.model_copy()
+        return found[1].model_copy()
 
-    def put(self, key: Hashable, result: ToolResult) -> None:
-        """Keep a result (the oldest entry goes when full)."""
+    def age(self, key: Hashable, now: datetime) -> timedelta | None:
+        """How old the stored answer of `key` is at `now` (None when there is none)."""
         with self._lock:
-            self._entries[key] = result.model_copy()
+            found = self._entries.get(key)
+        return None if found is None else now - found[0]
+
+    def put(self, key: Hashable, result: ToolResult, now: datetime) -> None:
+        """Keep a result computed for `now` (the oldest entry goes when full)."""
+        with self._lock:
+            self._entries[key] = (now, result.model_copy())
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)

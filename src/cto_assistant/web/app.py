@@ -17,10 +17,12 @@ from cto_assistant.logging import get_logger, register_secret
 from cto_assistant.settings import Settings
 from cto_assistant.store import Store, open_store
 from cto_assistant.sync.scheduler import build_scheduler
+from cto_assistant.tools.cache import ToolCache
 from cto_assistant.web import events, health, metrics, pages
 from cto_assistant.web.api import build_api_router
 from cto_assistant.web.auth import NotAuthenticated, SessionManager, SignInLimiter
 from cto_assistant.web.middleware import RequestLogMiddleware, SecurityHeadersMiddleware
+from cto_assistant.web.warm import DashboardWarmer
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = get_logger("web")
@@ -42,12 +44,19 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("web_started", host=settings.host, port=settings.port, demo=settings.demo)
+        if settings.queue_url:  # sync events of the workers reach this process's browsers
+            events.connect_relay(settings.queue_url, namespace=settings.queue_namespace)
+        warmer = _start_warmer(app, settings, active_store)
         scheduler = build_scheduler(settings, active_store, run_immediately=sync_on_start)
         if scheduler is not None:
             scheduler.start()
         yield
         if scheduler is not None:
             scheduler.close()
+        if warmer is not None:
+            warmer.stop()
+        if settings.queue_url:
+            events.disconnect_relay()
         if owns_store:
             active_store.dispose()
 
@@ -70,6 +79,7 @@ def create_app(
     app.state.sessions.load_revocations(active_store)
     app.state.sign_in_limiter = SignInLimiter()
     app.state.events = events.broker
+    app.state.tool_cache = ToolCache(max_age_seconds=settings.tool_cache_seconds)
 
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # skips text/event-stream
     app.add_middleware(SecurityHeadersMiddleware)
@@ -82,6 +92,15 @@ def create_app(
     app.include_router(pages.public)
     app.include_router(pages.signed_in)
     return app
+
+
+def _start_warmer(app: FastAPI, settings: Settings, store: Store) -> DashboardWarmer | None:
+    """Keep the dashboard's answers warm in the app's tool cache (see web/warm.py)."""
+    if not settings.dashboard_warm or settings.tool_cache_seconds == 0:
+        return None
+    warmer = app.state.warmer = DashboardWarmer(store, settings, app.state.tool_cache)
+    warmer.start(events.broker)
+    return warmer
 
 
 async def _not_authenticated(request: Request, _exc: Exception) -> Response:

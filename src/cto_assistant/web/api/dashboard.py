@@ -27,6 +27,7 @@ from cto_assistant.tools.base import ToolContext
 from cto_assistant.tools.cache import ToolCache
 from cto_assistant.tools.summary import call_tool_cached
 from cto_assistant.web.auth import CurrentUser, current_user, require_admin
+from cto_assistant.web.warm import compute_widgets
 from cto_assistant.web.widgets import (
     VENDOR_NAMES,
     WIDGETS,
@@ -68,7 +69,10 @@ def app_tool_cache(request: Request) -> ToolCache:
     """This app's tool cache (answers reused until the next sync or import commits)."""
     cache: ToolCache | None = getattr(request.app.state, "tool_cache", None)
     if cache is None:
-        cache = request.app.state.tool_cache = ToolCache()
+        settings = request.app.state.settings
+        cache = request.app.state.tool_cache = ToolCache(
+            max_age_seconds=settings.tool_cache_seconds
+        )
     return cache
 
 
@@ -129,14 +133,21 @@ def reset_layout(
 
 @router.get("/dashboard", summary="Layout, widget catalogue and every placed widget's data")
 def dashboard(
-    ctx: ToolContext = Depends(tool_context), user: CurrentUser = Depends(current_user)
+    request: Request,
+    ctx: ToolContext = Depends(tool_context),
+    user: CurrentUser = Depends(current_user),
 ) -> dict[str, Any]:
     """Everything the dashboard shows, in one call: each widget with its envelope and state."""
     started = time.perf_counter()
     layout = read_layout(ctx.session, user.id)
-    widgets = {
-        item.id: widget_payload(WIDGETS[item.id], ctx, item.options) for item in layout.widgets
-    }
+    widgets = compute_widgets(
+        request.app.state.store,
+        ctx.settings,
+        ctx.cache,
+        [(item.id, item.options) for item in layout.widgets],
+        now=ctx.now,
+        user=ctx.user,
+    )
     return {
         "layout": layout.model_dump(),
         "catalog": [widget.info() for widget in WIDGETS.values()],

@@ -1,0 +1,177 @@
+"""Widgets computed side by side, and a warmer that has them ready before anyone asks.
+
+The dashboard is one request for a dozen tool calls. Two things keep it fast on a large store:
+
+- `compute_widgets` runs the widgets' tools on a small thread pool, each thread with its own
+  session (SQLite and PostgreSQL both answer queries without holding the GIL), so the slowest
+  widget, not the sum of all of them, sets the time of a cold load;
+- `DashboardWarmer` recomputes every widget any user has placed (the default layout and every
+  saved one) into the app's tool cache when a sync finishes — in this process or, in queue
+  mode, in a worker whose event arrives over Redis — and again before the cached answers reach
+  the cache's maximum age. The first load after a sync is then a cache hit, not a cold start.
+
+The warmer reads only what the signed-in pages could read, runs one warm-up at a time, and
+coalesces a burst of sync events into one more warm-up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from cto_assistant.logging import get_logger
+from cto_assistant.settings import Settings
+from cto_assistant.store.db import Store
+from cto_assistant.store.models import DashboardLayout
+from cto_assistant.store.rollup import data_version
+from cto_assistant.tools.base import ToolContext
+from cto_assistant.tools.cache import ToolCache
+from cto_assistant.tools.catalog import load_tools
+from cto_assistant.web.events import EventBroker
+from cto_assistant.web.widgets import WIDGETS, LayoutItem, default_layout, widget_payload
+
+log = get_logger("web.warm")
+WIDGET_THREADS = 3
+Placed = tuple[str, Mapping[str, str]]
+
+
+def compute_widgets(
+    store: Store,
+    settings: Settings,
+    cache: ToolCache | None,
+    placed: Sequence[Placed],
+    *,
+    now: datetime,
+    user: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each placed widget's payload, computed on a thread pool (one session per widget)."""
+    load_tools()
+
+    def one(item: Placed) -> dict[str, Any]:
+        widget_id, options = item
+        with store.session() as session:
+            ctx = ToolContext(session=session, settings=settings, now=now, user=user, cache=cache)
+            return widget_payload(WIDGETS[widget_id], ctx, options)
+
+    if len(placed) <= 1:
+        return {item[0]: one(item) for item in placed}
+    with ThreadPoolExecutor(max_workers=WIDGET_THREADS, thread_name_prefix="widget") as pool:
+        return dict(zip((item[0] for item in placed), pool.map(one, placed), strict=True))
+
+
+def placed_everywhere(store: Store) -> list[Placed]:
+    """Every distinct (widget, options) on the default layout or on any saved layout."""
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], Placed] = {}
+    layouts = [default_layout()]
+    with store.session() as session:
+        for raw in session.scalars(sa.select(DashboardLayout.widgets)):
+            try:
+                layouts.append([LayoutItem.model_validate(item) for item in raw or []])
+            except ValueError:  # a layout saved by an older release: the API resets it on read
+                continue
+    for layout in layouts:
+        for item in layout:
+            if item.id in WIDGETS:
+                found.setdefault(
+                    (item.id, tuple(sorted(item.options.items()))), (item.id, item.options)
+                )
+    return list(found.values())
+
+
+class DashboardWarmer:
+    """Keeps the dashboard's answers in the tool cache across syncs and clock ticks."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        cache: ToolCache,
+        *,
+        every_seconds: float | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.cache = cache
+        # Re-warm before the cached answers expire, so a user never meets a cold dashboard.
+        self.every_seconds = every_seconds or max(10.0, cache.max_age.total_seconds() * 0.8)
+        self.clock = clock or settings.now
+        self.runs = 0
+        self.last_ms: float | None = None
+        self.last_version: int | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._remove_listener: Callable[[], None] | None = None
+
+    def start(self, events: EventBroker | None = None) -> None:
+        """Warm now, then on every `sync_finished` of `events` and every `every_seconds`."""
+        if events is not None and self._remove_listener is None:
+            self._remove_listener = events.add_listener(self.on_event)
+        if self._thread is None:
+            self._wake.set()
+            self._thread = threading.Thread(target=self._loop, name="dashboard-warmer", daemon=True)
+            self._thread.start()
+
+    def poke(self, *_: object) -> None:
+        """Ask for a warm-up soon (e.g. a sync just finished); bursts coalesce into one."""
+        self._idle.clear()
+        self._wake.set()
+
+    def on_event(self, event: str, _data: Mapping[str, Any]) -> None:
+        """Broker listener: warm after every data change."""
+        if event == "sync_finished":
+            self.poke()
+
+    def stop(self) -> None:
+        """Stop the thread (a warm-up in progress finishes its current widgets)."""
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no warm-up is pending or running (tests and benchmarks)."""
+        return self._idle.wait(timeout)
+
+    def warm(self) -> int:
+        """Compute every placed widget into the cache now; return how many were computed."""
+        started = time.perf_counter()
+        with self.store.session() as session:
+            version = data_version(session)
+        if version == 0:  # nothing synced yet: the empty states are instant anyway
+            return 0
+        placed = placed_everywhere(self.store)
+        compute_widgets(self.store, self.settings, self.cache, placed, now=self.clock())
+        self.runs += 1
+        self.last_version = version
+        self.last_ms = round((time.perf_counter() - started) * 1000, 1)
+        log.info("dashboard warmed", widgets=len(placed), version=version, ms=self.last_ms)
+        return len(placed)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            woken = self._wake.wait(self.every_seconds)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            try:
+                self.warm()
+            except Exception as exc:  # a warm-up failure must never take the server down
+                log.warning("dashboard warm-up failed", error=str(exc)[:300], poked=woken)
+            if not self._wake.is_set():
+                self._idle.set()
+
+
+__all__ = ["DashboardWarmer", "compute_widgets", "placed_everywhere"]

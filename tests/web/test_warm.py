@@ -1,0 +1,157 @@
+"""The dashboard warmer and the side-by-side widget computation, on a real store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cto_assistant.settings import Settings
+from cto_assistant.store import Store
+from cto_assistant.store.models import DashboardLayout
+from cto_assistant.store.rollup import bump_data_version
+from cto_assistant.tools.base import REGISTRY, ToolContext, ToolResult, ok, tool
+from cto_assistant.tools.cache import ToolCache
+from cto_assistant.web.events import EventBroker
+from cto_assistant.web.warm import DashboardWarmer, compute_widgets, placed_everywhere
+from cto_assistant.web.widgets import DEFAULT_LAYOUT, WIDGETS, Widget
+
+NOW = datetime(2026, 3, 18, 12, tzinfo=UTC)
+SETTINGS = Settings(demo=True, clock=NOW)
+
+
+class Counter:
+    """A test tool that counts its calls and the threads they ran on."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, ctx: ToolContext, team: str | None = None) -> ToolResult:
+        with self.lock:
+            self.calls += 1
+            self.threads.add(threading.current_thread().name)
+        return ok({"team": team, "calls": self.calls}, summary=f"call {self.calls}")
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
+    """A `t_counted` tool behind a `w_counted` widget with a team filter (test only)."""
+    counter = Counter()
+    saved = dict(REGISTRY)
+
+    def t_counted(ctx: ToolContext, *, team: str | None = None) -> ToolResult:
+        """A counted test tool."""
+        return counter(ctx, team)
+
+    tool(domain="summary")(t_counted)
+    monkeypatch.setitem(
+        WIDGETS, "w_counted", Widget("w_counted", "Counted", "t_counted", "Q?", filters=("team",))
+    )
+    yield counter
+    REGISTRY.clear()
+    REGISTRY.update(saved)
+
+
+def save_layout(store: Store, user_id: int, widgets: list[dict[str, object]]) -> None:
+    with store.session() as session:
+        session.add(DashboardLayout(user_id=user_id, widgets=widgets, updated_at=NOW))
+
+
+def add_users(store: Store, *ids: int) -> None:
+    from cto_assistant.store.models import User
+
+    with store.session() as session:
+        for user_id in ids:
+            session.add(
+                User(id=user_id, username=f"u{user_id}", password_hash="x", role="viewer",
+                     created_at=NOW)
+            )  # fmt: skip
+
+
+def test_placed_everywhere_is_the_default_layout_plus_each_saved_widget_once(
+    sqlite_store: Store, counted: Counter
+) -> None:
+    add_users(sqlite_store, 1, 2)
+    save_layout(sqlite_store, 1, [{"id": "w_counted", "options": {"team": "PAY"}}])
+    save_layout(sqlite_store, 2, [{"id": "w_counted", "options": {"team": "PAY"}},
+                                  {"id": "w_counted"}, {"id": "gone_widget"}])  # fmt: skip
+    placed = placed_everywhere(sqlite_store)
+    assert [p for p in placed if p[0] != "w_counted"] == [(w, {}) for w in DEFAULT_LAYOUT]
+    assert [p for p in placed if p[0] == "w_counted"] == [
+        ("w_counted", {"team": "PAY"}),
+        ("w_counted", {}),
+    ]
+
+
+def test_widgets_computed_side_by_side_equal_one_by_one(sqlite_store: Store) -> None:
+    placed = [(w, {}) for w in DEFAULT_LAYOUT]
+    parallel = compute_widgets(sqlite_store, SETTINGS, None, placed, now=NOW)
+    serial = {w: compute_widgets(sqlite_store, SETTINGS, None, [(w, {})], now=NOW)[w]
+              for w in DEFAULT_LAYOUT}  # fmt: skip
+
+    def stable(payload: dict[str, object]) -> dict[str, object]:
+        return {k: v for k, v in payload.items() if k != "elapsed_ms"}
+
+    assert list(parallel) == list(DEFAULT_LAYOUT)
+    assert {k: stable(v) for k, v in parallel.items()} == {k: stable(v) for k, v in serial.items()}
+
+
+def test_a_warm_up_makes_the_next_dashboard_load_a_cache_hit(
+    sqlite_store: Store, counted: Counter
+) -> None:
+    add_users(sqlite_store, 1)
+    save_layout(sqlite_store, 1, [{"id": "w_counted", "options": {"team": "PAY"}}])
+    cache = ToolCache(max_age_seconds=300)
+    warmer = DashboardWarmer(sqlite_store, SETTINGS, cache)
+    assert warmer.warm() == 0, "nothing synced yet: nothing to warm"
+    with sqlite_store.session() as session:
+        bump_data_version(session)
+    assert warmer.warm() == len(DEFAULT_LAYOUT) + 1
+    assert counted.calls == 1
+    misses = cache.misses
+    loaded = compute_widgets(
+        sqlite_store,
+        SETTINGS,
+        cache,
+        [("w_counted", {"team": "PAY"})],
+        now=NOW + timedelta(minutes=4),
+    )
+    assert loaded["w_counted"]["data"] == {"team": "PAY", "calls": 1}
+    assert counted.calls == 1 and cache.misses == misses, "served from the warm cache"
+    compute_widgets(
+        sqlite_store,
+        SETTINGS,
+        cache,
+        [("w_counted", {"team": "PAY"})],
+        now=NOW + timedelta(minutes=6),
+    )
+    assert counted.calls == 2, "an answer older than the cache's max age is computed again"
+
+
+def test_a_sync_event_wakes_the_warmer_and_bursts_coalesce(
+    sqlite_store: Store, counted: Counter
+) -> None:
+    add_users(sqlite_store, 1)
+    save_layout(sqlite_store, 1, [{"id": "w_counted"}])
+    with sqlite_store.session() as session:
+        bump_data_version(session)
+    broker = EventBroker()
+    warmer = DashboardWarmer(sqlite_store, SETTINGS, ToolCache(), every_seconds=3600)
+    warmer.start(broker)
+    try:
+        assert warmer.wait_idle(30) and warmer.runs == 1 and counted.calls == 1
+        broker.publish("alert_opened", {})
+        with sqlite_store.session() as session:
+            bump_data_version(session)  # what a finished sync commits
+        for _ in range(5):
+            broker.publish("sync_finished", {"sources": ["jira"]})
+        assert warmer.wait_idle(30)
+        assert counted.calls == 2 and warmer.runs in (2, 3), "one warm-up for the burst"
+    finally:
+        warmer.stop()
+    broker.publish("sync_finished", {})
+    assert counted.calls == 2, "a stopped warmer no longer listens"
