@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -155,3 +156,29 @@ def test_a_sync_event_wakes_the_warmer_and_bursts_coalesce(
         warmer.stop()
     broker.publish("sync_finished", {})
     assert counted.calls == 2, "a stopped warmer no longer listens"
+
+
+def test_a_data_version_moved_by_another_process_is_noticed_without_an_event(
+    sqlite_store: Store, counted: Counter
+) -> None:
+    """`cto import` in another process publishes no event here: the warmer polls the version."""
+    add_users(sqlite_store, 1)
+    save_layout(sqlite_store, 1, [{"id": "w_counted"}])
+    with sqlite_store.session() as session:
+        bump_data_version(session)
+    warmer = DashboardWarmer(
+        sqlite_store, SETTINGS, ToolCache(), every_seconds=3600, poll_seconds=0.05
+    )
+    warmer.start()
+    try:
+        assert warmer.wait_idle(30) and counted.calls == 1
+        time.sleep(0.3)
+        assert counted.calls == 1, "an unchanged version is not warmed again"
+        with sqlite_store.session() as session:
+            bump_data_version(session)
+        deadline = time.monotonic() + 10
+        while counted.calls < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert counted.calls == 2
+    finally:
+        warmer.stop()

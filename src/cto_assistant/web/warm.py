@@ -7,8 +7,10 @@ The dashboard is one request for a dozen tool calls. Two things keep it fast on 
   widget, not the sum of all of them, sets the time of a cold load;
 - `DashboardWarmer` recomputes every widget any user has placed (the default layout and every
   saved one) into the app's tool cache when a sync finishes — in this process or, in queue
-  mode, in a worker whose event arrives over Redis — and again before the cached answers reach
-  the cache's maximum age. The first load after a sync is then a cache hit, not a cold start.
+  mode, in a worker whose event arrives over Redis; a data version moved by anyone else (a
+  `cto import` in another process) is noticed within `poll_seconds` — and again before the
+  cached answers reach the cache's maximum age. The first load after a sync is then a cache
+  hit, not a cold start.
 
 The warmer reads only what the signed-in pages could read, runs one warm-up at a time, and
 coalesces a burst of sync events into one more warm-up.
@@ -94,6 +96,7 @@ class DashboardWarmer:
         cache: ToolCache,
         *,
         every_seconds: float | None = None,
+        poll_seconds: float = 5.0,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
@@ -101,7 +104,9 @@ class DashboardWarmer:
         self.cache = cache
         # Re-warm before the cached answers expire, so a user never meets a cold dashboard.
         self.every_seconds = every_seconds or max(10.0, cache.max_age.total_seconds() * 0.8)
+        self.poll_seconds = min(poll_seconds, self.every_seconds)
         self.clock = clock or settings.now
+        self._warmed_at = -float("inf")
         self.runs = 0
         self.last_ms: float | None = None
         self.last_version: int | None = None
@@ -160,16 +165,25 @@ class DashboardWarmer:
         log.info("dashboard warmed", widgets=len(placed), version=version, ms=self.last_ms)
         return len(placed)
 
+    def _due(self, poked: bool) -> bool:
+        """Poked, the data version moved, or the cached answers are getting old."""
+        if poked or time.monotonic() - self._warmed_at >= self.every_seconds:
+            return True
+        with self.store.session() as session:
+            return data_version(session) != self.last_version
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            woken = self._wake.wait(self.every_seconds)
+            poked = self._wake.wait(self.poll_seconds)
             if self._stop.is_set():
                 return
             self._wake.clear()
             try:
-                self.warm()
+                if self._due(poked):
+                    self._warmed_at = time.monotonic()
+                    self.warm()
             except Exception as exc:  # a warm-up failure must never take the server down
-                log.warning("dashboard warm-up failed", error=str(exc)[:300], poked=woken)
+                log.warning("dashboard warm-up failed", error=str(exc)[:300], poked=poked)
             if not self._wake.is_set():
                 self._idle.set()
 
