@@ -63,7 +63,7 @@ def bench_load(
         imported.update(rows=result.rows_written, seconds=round(time.perf_counter() - started, 1))
 
     try:
-        with served(app) as server:
+        with served(app, lifespan=True) as server:
             assert app.state.warmer.wait_idle(600), "the first warm-up did not finish"
             writer = threading.Thread(target=write, name="load-import")
             started = time.monotonic()
@@ -81,7 +81,7 @@ def bench_load(
             warm_runs = app.state.warmer.runs
     finally:
         remove_imported(store)
-    ordered = sorted(tally.latencies)
+    ordered = sorted(tally.latencies) or [float("nan")]
     return {
         "users": users,
         "seconds": round(elapsed, 1),

@@ -9,6 +9,8 @@
 3. The dashboard data endpoint (`GET /api/dashboard`) over HTTP (TestClient, signed in): cold
    (cache emptied before each call: every widget computed, side by side), the first load after
    a sync once the warmer (web/warm.py) has run, and warm; plus the warm-up's own duration.
+   Then the same page in Chromium (bench_browser): time to every widget rendered, bytes; and
+   N users against a live server while an import writes (bench_load).
 4. `cto ask` router + tool call in-process over the evaluation set, and a few `cto ask --json`
    processes end to end.
 5. A full sync of the small demo world through the vendor simulators over loopback HTTP, then an
@@ -430,6 +432,7 @@ def verdict(value: float | None, target: float) -> str:
 
 
 def write_report(report: dict[str, Any]) -> None:
+    report["peak_rss_mb"] = round(peak_rss_mb())
     """REPORT.md and report.json under benchmarks/results/."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -503,6 +506,23 @@ def write_report(report: dict[str, Any]) -> None:
             ),
             f"{dash['widgets']} widgets, {dash['response_bytes']:,} bytes; baseline before this "
             "work: 400-600 ms median on the small world.",
+            "",
+        ]
+    browser = report.get("browser")
+    if browser and "warm" in browser:
+        lines += [
+            "## Dashboard in Chromium (request to every widget rendered, fresh browser context)",
+            "",
+            "| server state | ready p50 ms | ready max ms | bytes transferred (first load) | console errors |",
+            "|---|---:|---:|---:|---:|",
+            *(
+                f"| {label} | {browser[case]['ready_p50_ms']:,} | {browser[case]['ready_max_ms']:,} "
+                f"| {browser[case]['bytes_p50']:,} | {browser[case]['console_errors']} |"
+                for case, label in (
+                    ("warm", "warmed after the sync (what users meet)"),
+                    ("cold", "tool cache emptied before the load"),
+                )
+            ),
             "",
         ]
     load = report.get("load")
@@ -588,7 +608,7 @@ def main() -> None:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: tools,duckdb,dashboard,assistant,load,sync,focus",
+        help="comma-separated: tools,duckdb,dashboard,assistant,browser,load,sync,focus",
     )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -637,6 +657,12 @@ def main() -> None:
         report["assistant"] = bench_assistant(store, now, args.cli_runs, args.ask_every)
         write_report(report)
         print("assistant", report["assistant"], flush=True)
+    if "browser" not in skip:
+        from bench_browser import bench_browser
+
+        report["browser"] = bench_browser(store, now, runs=max(3, args.runs // 3))
+        print("browser", report["browser"], flush=True)
+        write_report(report)
     if "load" not in skip:
         from bench_load import bench_load
 

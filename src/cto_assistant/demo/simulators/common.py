@@ -288,13 +288,20 @@ class ServedApp:
         self.thread.join(timeout=10)
 
 
-def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
-    """Serve `app` with uvicorn in a daemon thread; port 0 picks a free loopback port."""
+def serve(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, lifespan: bool = False
+) -> ServedApp:
+    """Serve `app` with uvicorn in a daemon thread; port 0 picks a free loopback port.
+
+    `lifespan` runs the app's start-up and shut-down (the product's scheduler and warmer);
+    simulators have none."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on" if lifespan else "off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -307,9 +314,9 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
 
 
 @contextmanager
-def served(app: ASGIApp) -> Iterator[ServedApp]:
+def served(app: ASGIApp, *, lifespan: bool = False) -> Iterator[ServedApp]:
     """Serve `app` for the duration of a `with` block."""
-    running = serve(app)
+    running = serve(app, lifespan=lifespan)
     try:
         yield running
     finally:
