@@ -487,3 +487,26 @@ def test_policy_is_reported_with_the_result() -> None:
     report = prioritize([finding()], now=NOW, inventory=inventory(), policy=Policy())
     assert report.policy["sla_days"] == {"critical": 7, "high": 30, "medium": 90, "low": 120}
     assert replace(Policy(), recent_days=14).recent_days == 14
+
+
+def test_a_report_of_some_severities_decides_those_items_alike() -> None:
+    rows = [
+        finding(
+            source_id=f"r{i}",
+            cve_ids=(f"CVE-{i % 12}",),  # rows i and i + 12 merge
+            repo=f"acme/r{i % 2}",
+            severity=("critical", "HIGH", "medium", "low")[i % 4],
+            in_kev=i % 5 == 0,
+            epss=(i * 37 % 100) / 100,
+            first_seen=NOW - timedelta(days=i),
+        )
+        for i in range(24)
+    ]
+    full = prioritize(rows, now=NOW, inventory=inventory())
+    some = prioritize(rows, now=NOW, inventory=inventory(), severities={"critical", "high"})
+    wanted = [i for i in full.items if i.severity in ("critical", "high")]
+    assert {i.severity for i in full.items} > {"critical", "high"}
+    assert [i.model_dump(exclude={"rank"}) for i in some.items] == [
+        i.model_dump(exclude={"rank"}) for i in wanted
+    ]
+    assert [i.rank for i in some.items] == list(range(1, len(wanted) + 1))

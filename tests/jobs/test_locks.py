@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cto_assistant.sync.locks import stream_lock, stream_lock_key
 from cto_assistant.store import Store
+from cto_assistant.sync.locks import stream_lock, stream_lock_key
 
 
 def test_a_stream_lock_is_exclusive_until_released(any_store: Store, tmp_path: Path) -> None:

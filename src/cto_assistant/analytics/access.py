@@ -65,7 +65,7 @@ GENERIC_NAMES = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Grant:
     """One `access_grant` row."""
 
@@ -83,7 +83,7 @@ class Grant:
     key_created_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PersonStatus:
     """Whether a person still works here."""
 

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -33,11 +34,12 @@ from cto_assistant.analytics.vulnerabilities import (
 from cto_assistant.compliance import Catalogue, CheckDef
 
 OWN_SOURCE = "cto-assistant"
+CHECKED_SEVERITIES = frozenset({"critical"})  # the vulnerabilities any check reads
 CheckStatus = Literal["passing", "failing", "no_evidence"]
 EvidenceStatus = Literal["pass", "fail", "pending", "n/a"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RepoFacts:
     """What change management needs to know about a repository."""
 
@@ -48,7 +50,7 @@ class RepoFacts:
     archived: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IncidentFacts:
     """What the postmortem check needs to know about an incident."""
 
@@ -61,7 +63,7 @@ class IncidentFacts:
     title: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredEvidence:
     """A `control_evidence` row (collected by us or imported from elsewhere)."""
 
@@ -83,7 +85,7 @@ class ComplianceInputs:
     services: Mapping[str, ServiceFacts] | None = None
     grants: Sequence[Grant] | None = None
     people: Sequence[PersonStatus] | None = None
-    vulnerabilities: VulnerabilityReport | None = None
+    vulnerabilities: VulnerabilityReport | None = None  # at least the CHECKED_SEVERITIES items
     incidents: Sequence[IncidentFacts] | None = None
     slo_services: frozenset[str] | None = None
     monitor_services: frozenset[str] | None = None
@@ -91,6 +93,11 @@ class ComplianceInputs:
     collected: Mapping[str, datetime] = field(default_factory=dict)  # table → last sync
     business_timezone: str = "UTC"
     production_window_days: int = 90
+
+    @cached_property
+    def privileged_grants(self) -> list[tuple[Grant, str]]:
+        """The privileged grants with their privilege label, in input order (labelled once)."""
+        return [(g, label) for g in self.grants or () if (label := privilege_label(g))]
 
 
 class EvidenceItem(BaseModel):
@@ -219,6 +226,11 @@ def _item(
 Evaluator = Callable[[ComplianceInputs, CheckDef, datetime], list[EvidenceItem] | None]
 
 
+def _by_system_and_principal(labelled: list[tuple[Grant, str]]) -> list[tuple[Grant, str]]:
+    """Labelled grants ordered by system, then principal (stable)."""
+    return sorted(labelled, key=lambda pair: (pair[0].system, pair[0].principal))
+
+
 def _when(inputs: ComplianceInputs, now: datetime, *tables: str) -> datetime:
     stamps = [as_utc(inputs.collected[t]) for t in tables if t in inputs.collected]
     return min(stamps) if stamps else as_utc(now)
@@ -271,9 +283,8 @@ def check_mfa(
         return None
     at = _when(inputs, now, "access_grant")
     items = []
-    for grant in sorted(inputs.grants, key=lambda g: (g.system, g.principal)):
-        label = privilege_label(grant)
-        if not label or not is_human(grant):
+    for grant, label in _by_system_and_principal(inputs.privileged_grants):
+        if not is_human(grant):
             continue
         items.append(
             _item(
@@ -336,10 +347,7 @@ def check_stale_privileged(
     at = _when(inputs, now, "access_grant")
     limit = timedelta(days=days)
     items = []
-    for grant in sorted(inputs.grants, key=lambda g: (g.system, g.principal)):
-        label = privilege_label(grant)
-        if not label:
-            continue
+    for grant, label in _by_system_and_principal(inputs.privileged_grants):
         last = grant.last_used_at or grant.granted_at
         ok = None if last is None else as_utc(now) - as_utc(last) <= limit
         items.append(

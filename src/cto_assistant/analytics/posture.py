@@ -189,6 +189,8 @@ def security_posture(
                 sla_days=int(sla_days.get(severity, 0)) if isinstance(sla_days, dict) else 0,
             )
         )
+    critical = [i for i in report.items if i.severity == "critical"]
+    high = [i for i in report.items if i.severity == "high"]
     trend = []
     for k in range(weeks - 1, -1, -1):
         moment = now - timedelta(days=7 * k)
@@ -196,10 +198,8 @@ def security_posture(
             TrendPoint(
                 at=moment,
                 week_ending=moment.date(),
-                critical=sum(
-                    1 for i in report.items if i.severity == "critical" and open_at(i, moment)
-                ),
-                high=sum(1 for i in report.items if i.severity == "high" and open_at(i, moment)),
+                critical=sum(1 for i in critical if open_at(i, moment)),
+                high=sum(1 for i in high if open_at(i, moment)),
             )
         )
     breached = sorted((i for i in open_items if i.sla_breached), key=lambda i: i.days_left)

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from functools import cached_property
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,7 +81,7 @@ def ssvc_decision(
 # ----------------------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One scanner row (a `vulnerability` row of the store)."""
 
@@ -272,11 +273,26 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+_PACKAGE_SEPARATORS = re.compile(r"[-_.]+")
+
+
 def normalize_package(name: str | None) -> str:
     """Package name for matching: lower case; PEP 503 separators folded."""
     if not name:
         return ""
-    return re.sub(r"[-_.]+", "-", name.strip().lower()) if ":" not in name else name.lower()
+    return _PACKAGE_SEPARATORS.sub("-", name.strip().lower()) if ":" not in name else name.lower()
+
+
+def package_normalizer() -> Callable[[str | None], str]:
+    """`normalize_package` remembering its answers: one per call that reads many rows."""
+    seen: dict[str | None, str] = {}
+
+    def normalize(name: str | None) -> str:
+        if name not in seen:
+            seen[name] = normalize_package(name)
+        return seen[name]
+
+    return normalize
 
 
 def normalize_environment(name: str | None) -> str | None:
@@ -387,14 +403,14 @@ class MergedFinding:
 
     rows: list[Finding]
 
-    @property
+    @cached_property
     def identifiers(self) -> list[str]:
         """CVEs first (sorted), then other ids (GHSA, scanner ids) sorted."""
         cves = sorted({c.upper() for row in self.rows for c in row.cve_ids})
         others = sorted({row.external_id for row in self.rows if row.external_id} - set(cves))
         return cves + others
 
-    @property
+    @cached_property
     def key(self) -> str:
         """repo|package|first identifier: stable across syncs and scanners."""
         first = self.rows[0]
@@ -412,10 +428,9 @@ def _identity(row: Finding) -> set[str]:
 def dedupe(findings: Iterable[Finding]) -> list[MergedFinding]:
     """Merge rows of one repo and package that share a CVE (or, without CVE, the same id)."""
     groups: dict[tuple[str, str], list[Finding]] = {}
+    normalize = package_normalizer()
     for row in findings:
-        groups.setdefault(((row.repo or "").lower(), normalize_package(row.package)), []).append(
-            row
-        )
+        groups.setdefault(((row.repo or "").lower(), normalize(row.package)), []).append(row)
     merged: list[MergedFinding] = []
     for _scope, rows in sorted(groups.items()):
         clusters: list[tuple[set[str], list[Finding]]] = []
@@ -439,6 +454,11 @@ def dedupe(findings: Iterable[Finding]) -> list[MergedFinding]:
 # ----------------------------------------------------------------------------- prioritization
 
 
+def _severity_of(rows: Sequence[Finding]) -> str:
+    """The most severe of the rows' severities (lower case)."""
+    return min((r.severity.lower() for r in rows), key=lambda s: SEVERITY_RANK.get(s, 9))
+
+
 def _merged_state(rows: Sequence[Finding]) -> tuple[str, datetime | None]:
     states = {row.state for row in rows}
     if "open" in states:
@@ -449,16 +469,26 @@ def _merged_state(rows: Sequence[Finding]) -> tuple[str, datetime | None]:
     return sorted(states)[0], None
 
 
-def _resolve_environment(
-    rows: Sequence[Finding], facts: ServiceFacts | None, now: datetime, policy: Policy
-) -> tuple[str | None, str]:
-    """Where the vulnerable code runs, and on what basis."""
-    tagged: set[str] = {e for r in rows if (e := normalize_environment(r.environment))}
-    window = timedelta(days=policy.production_window_days)
-    deploys: dict[str, datetime] = {
+def _deploys_of(facts: ServiceFacts | None) -> dict[str, datetime]:
+    """A service's last successful deploy per normalized environment."""
+    return {
         normalize_environment(env) or env: as_utc(at)
         for env, at in (facts.last_deploy if facts else {}).items()
     }
+
+
+def _resolve_environment(
+    rows: Sequence[Finding],
+    facts: ServiceFacts | None,
+    now: datetime,
+    policy: Policy,
+    deploys: Mapping[str, datetime] | None = None,
+) -> tuple[str | None, str]:
+    """Where the vulnerable code runs, and on what basis (`deploys`: `_deploys_of(facts)`)."""
+    tagged: set[str] = {e for r in rows if (e := normalize_environment(r.environment))}
+    window = timedelta(days=policy.production_window_days)
+    if deploys is None:
+        deploys = _deploys_of(facts)
     if deploys:
         production = deploys.get("production")
         recent = production is not None and as_utc(now) - production <= window
@@ -514,6 +544,46 @@ def _scanners(rows: Sequence[Finding]) -> str:
     return " and ".join(names) if len(names) <= 2 else ", ".join(names)
 
 
+CvssReading = tuple[tuple[bool, str], tuple[bool, str]]
+
+
+@dataclass
+class _Decider:
+    """What deciding a finding reads, with one call's memos of repeated sub-results."""
+
+    now: datetime
+    inventory: Inventory
+    threat: ThreatFacts
+    policy: Policy
+    readings: dict[tuple[str | None, float | None, str], CvssReading] = field(default_factory=dict)
+    deploys: dict[str | None, dict[str, datetime]] = field(default_factory=dict)
+    points: dict[tuple[str, str], DecisionPoint] = field(default_factory=dict)
+
+    def point(self, value: str, why: str) -> DecisionPoint:
+        """One (frozen, so shareable) decision point per value and reason."""
+        key = (value, why)
+        if key not in self.points:
+            self.points[key] = DecisionPoint(value=value, why=why)
+        return self.points[key]
+
+    def cvss(self, vector: str | None, cvss: float | None, severity: str) -> CvssReading:
+        """(automatable, why) and (total impact, why) of a CVSS vector, score and severity."""
+        key = (vector, cvss, severity)
+        if key not in self.readings:
+            self.readings[key] = (
+                automatable_of(vector),
+                technical_impact_of(vector, cvss, severity),
+            )
+        return self.readings[key]
+
+    def deploys_of(self, facts: ServiceFacts | None) -> dict[str, datetime]:
+        """`_deploys_of(facts)`, once per service."""
+        name = facts.name if facts else None
+        if name not in self.deploys:
+            self.deploys[name] = _deploys_of(facts)
+        return self.deploys[name]
+
+
 def prioritize_one(
     merged: MergedFinding,
     *,
@@ -523,11 +593,23 @@ def prioritize_one(
     policy: Policy,
 ) -> PrioritizedVulnerability:
     """Decide one merged finding: enrichment, SSVC, SLA position and reasons."""
+    decider = _Decider(now=now, inventory=inventory, threat=threat, policy=policy)
+    return PrioritizedVulnerability(**_decide(merged, decider))
+
+
+def _decide(merged: MergedFinding, decider: _Decider) -> dict[str, Any]:
+    """The fields of `prioritize_one`'s item (all but its rank), with the memos of `decider`."""
+    now, inventory, threat, policy = (
+        decider.now,
+        decider.inventory,
+        decider.threat,
+        decider.policy,
+    )
     rows = merged.rows
     first = rows[0]
     identifiers = merged.identifiers
     cves = [i for i in identifiers if i.startswith("CVE-")]
-    severity = min((r.severity.lower() for r in rows), key=lambda s: SEVERITY_RANK.get(s, 9))
+    severity = _severity_of(rows)
     cvss_values = [r.cvss for r in rows if r.cvss is not None]
     cvss = max(cvss_values) if cvss_values else None
     vector = next(
@@ -552,7 +634,9 @@ def prioritize_one(
     team = (facts.team if facts else None) or (
         inventory.repo_team.get(first.repo.lower()) if first.repo else None
     )
-    environment, env_basis = _resolve_environment(rows, facts, now, policy)
+    environment, env_basis = _resolve_environment(
+        rows, facts, now, policy, decider.deploys_of(facts)
+    )
     internet_facing = bool(facts and facts.internet_facing)
 
     exploitation, exploitation_why = exploitation_of(in_kev, maturity)
@@ -569,8 +653,7 @@ def prioritize_one(
             if environment
             else f"not known to run in production ({env_basis})"
         )
-    automatable, automatable_why = automatable_of(vector)
-    total, impact_why = technical_impact_of(vector, cvss, severity)
+    (automatable, automatable_why), (total, impact_why) = decider.cvss(vector, cvss, severity)
     decision = ssvc_decision(exploitation, automatable, total, exposure)
 
     sla = policy.sla_for(severity)
@@ -605,7 +688,7 @@ def prioritize_one(
             "scanners disagree: "
             + ", ".join(f"{SCANNER_NAMES.get(s, s)} {v}" for s, v in sorted(states.items()))
         )
-    return PrioritizedVulnerability(
+    return dict(
         key=merged.key,
         title=next((r.title for r in rows if r.title), None),
         identifiers=identifiers,
@@ -634,10 +717,10 @@ def prioritize_one(
         days_left=round(days_left, 2),
         sla_breached=breached,
         decision=decision,
-        exploitation=DecisionPoint(value=exploitation, why=exploitation_why),
-        exposure=DecisionPoint(value=exposure, why=exposure_why),
-        automatable=DecisionPoint(value="yes" if automatable else "no", why=automatable_why),
-        technical_impact=DecisionPoint(value="total" if total else "partial", why=impact_why),
+        exploitation=decider.point(exploitation, exploitation_why),
+        exposure=decider.point(exposure, exposure_why),
+        automatable=decider.point("yes" if automatable else "no", automatable_why),
+        technical_impact=decider.point("total" if total else "partial", impact_why),
         reasons=reasons,
         reason="; ".join(reasons),
         sources=[
@@ -655,16 +738,33 @@ def prioritize_one(
     )
 
 
-def order_key(item: PrioritizedVulnerability) -> tuple[int, int, float, float, int, str]:
+ORDER_FIELDS = ("state", "decision", "epss", "age_days", "sla_days", "severity", "key")
+OrderKey = tuple[int, int, float, float, int, str]
+
+
+def order_key(item: PrioritizedVulnerability) -> OrderKey:
     """Open before closed; then SSVC class; then EPSS (high first); then SLA used; severity; key."""
-    used = item.age_days / item.sla_days if item.sla_days else 0.0
+    return _order_of(*(getattr(item, name) for name in ORDER_FIELDS))
+
+
+def _order_of(
+    state: str,
+    decision: str,
+    epss: float | None,
+    age_days: float,
+    sla_days: int,
+    severity: str,
+    key: str,
+) -> OrderKey:
+    """`order_key` from the values of `ORDER_FIELDS`."""
+    used = age_days / sla_days if sla_days else 0.0
     return (
-        0 if item.state == "open" else 1,
-        DECISION_RANK[item.decision],
-        -(item.epss or 0.0),
+        0 if state == "open" else 1,
+        DECISION_RANK[decision],
+        -(epss or 0.0),
         -used,
-        SEVERITY_RANK.get(item.severity, 9),
-        item.key,
+        SEVERITY_RANK.get(severity, 9),
+        key,
     )
 
 
@@ -675,19 +775,27 @@ def prioritize(
     inventory: Inventory | None = None,
     threat: ThreatFacts | None = None,
     policy: Policy | None = None,
+    severities: Collection[str] | None = None,
 ) -> VulnerabilityReport:
-    """De-duplicate, enrich, decide and order every finding; count the week's new and fixed."""
+    """De-duplicate, enrich, decide and order every finding; count the week's new and fixed.
+
+    With `severities`, only the items of those severities are decided and reported (ranks and
+    counts are then among them) — for readers that look at no other item.
+    """
     policy = policy or Policy()
     inventory = inventory or Inventory()
     threat = threat or ThreatFacts()
     now = as_utc(now)
     rows = list(findings)
-    decided = [
-        prioritize_one(m, now=now, inventory=inventory, threat=threat, policy=policy)
-        for m in dedupe(rows)
+    merged = dedupe(rows)
+    if severities is not None:
+        merged = [m for m in merged if _severity_of(m.rows) in severities]
+    decider = _Decider(now=now, inventory=inventory, threat=threat, policy=policy)
+    decided = [_decide(m, decider) for m in merged]
+    decided.sort(key=lambda values: _order_of(*(values[name] for name in ORDER_FIELDS)))
+    items = [
+        PrioritizedVulnerability(rank=index + 1, **values) for index, values in enumerate(decided)
     ]
-    ordered = sorted(decided, key=order_key)
-    items = [item.model_copy(update={"rank": index + 1}) for index, item in enumerate(ordered)]
     open_items = [i for i in items if i.state == "open"]
     since = now - timedelta(days=policy.recent_days)
     return VulnerabilityReport(

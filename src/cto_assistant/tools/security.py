@@ -18,11 +18,13 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any, Literal
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from cto_assistant.analytics.access import audit_access, snapshot_of, snapshot_since
@@ -32,6 +34,7 @@ from cto_assistant.analytics.threat_intel import match_advisories
 from cto_assistant.analytics.vulnerabilities import (
     DECISIONS,
     SEVERITIES,
+    Inventory,
     Policy,
     PrioritizedVulnerability,
     VulnerabilityReport,
@@ -126,9 +129,14 @@ def _label(item: PrioritizedVulnerability) -> str:
     return f"{ident} in {item.package or item.title or '?'}"
 
 
-def _vuln_report(ctx: ToolContext, sla_days: Mapping[str, int] | None) -> VulnerabilityReport:
+def _vuln_report(
+    ctx: ToolContext, sla_days: Mapping[str, int] | None, inventory: Inventory | None = None
+) -> VulnerabilityReport:
     return q.prioritized_vulnerabilities(
-        session=ctx.session, now=ctx.now, policy=security_policy(ctx, sla_days)
+        session=ctx.session,
+        now=ctx.now,
+        policy=security_policy(ctx, sla_days),
+        inventory=inventory,
     )
 
 
@@ -181,14 +189,9 @@ def vulnerabilities(
         return any_state or state == "all" or item.state == state
 
     items = [i for i in report.items if wanted(i)]
-    new = [
-        i for i in report.items if i.key in set(report.new_this_week) and wanted(i, any_state=True)
-    ]
-    fixed = [
-        i
-        for i in report.items
-        if i.key in set(report.fixed_this_week) and wanted(i, any_state=True)
-    ]
+    new_keys, fixed_keys = set(report.new_this_week), set(report.fixed_this_week)
+    new = [i for i in report.items if i.key in new_keys and wanted(i, any_state=True)]
+    fixed = [i for i in report.items if i.key in fixed_keys and wanted(i, any_state=True)]
     by_decision = {d: sum(1 for i in items if i.decision == d) for d in DECISIONS}
     by_severity = {s: sum(1 for i in items if i.severity == s) for s in SEVERITIES}
     breaches = sum(1 for i in items if i.sla_breached and i.state == "open")
@@ -271,17 +274,27 @@ def security_posture(ctx: ToolContext, *, sla_days: dict[str, int] | None = None
     if not q.has_rows(session=ctx.session, table="vulnerability"):
         return no_data("N/A: no vulnerability scanner synced yet (Snyk, Dependabot).")
     policy = security_policy(ctx, sla_days)
-    report = q.prioritized_vulnerabilities(session=ctx.session, now=ctx.now, policy=policy)
+    inventory = q.service_inventory(session=ctx.session)
+    report = q.prioritized_vulnerabilities(
+        session=ctx.session, now=ctx.now, policy=policy, inventory=inventory
+    )
     posture = posture_of(report, now=ctx.now)
     compliance = _compliance_brief(
-        q.assess_compliance(session=ctx.session, now=ctx.now, policy=policy)
+        q.assess_compliance(
+            session=ctx.session,
+            now=ctx.now,
+            policy=policy,
+            inventory=inventory,
+            vulnerabilities=report,
+        )
     )
     data = posture.model_dump(mode="json")
     data["projects"] = data["projects"][:MAX_ROWS]
     data["n_projects"] = len(posture.projects)
     data["compliance"] = compliance
+    new_keys = set(report.new_this_week)
     data["new_critical_this_week"] = sum(
-        1 for i in report.items if i.key in set(report.new_this_week) and i.severity == "critical"
+        1 for i in report.items if i.key in new_keys and i.severity == "critical"
     )
     summary = (
         f"{posture.open_critical + posture.open_high} open critical/high vulnerabilities "
@@ -391,11 +404,16 @@ def _control_detail(
     out = []
     for key in control_checks:
         result = report.checks[key]
-        dumped = result.model_dump(mode="json")
+        dumped = result.model_dump(mode="json", exclude={"evidence"})
+        dumped["evidence"] = _dump_first(result.evidence)
         dumped["n_evidence"] = len(result.evidence)
-        dumped["evidence"] = dumped["evidence"][:MAX_ROWS]
         out.append(dumped)
     return out
+
+
+def _dump_first(models: Iterable[BaseModel], limit: int = MAX_ROWS) -> list[dict[str, Any]]:
+    """The JSON form of the first `limit` models (the rest are never dumped)."""
+    return [m.model_dump(mode="json") for m in islice(models, limit)]
 
 
 @tool(domain="security")
@@ -404,14 +422,19 @@ def compliance_status(ctx: ToolContext, *, framework: str | None = None) -> Tool
     frameworks, problem = _framework_arg(framework)
     if problem is not None:
         return problem
+    stored = q.stored_evidence(session=ctx.session)
     report = q.assess_compliance(
-        session=ctx.session, now=ctx.now, policy=security_policy(ctx), frameworks=frameworks
+        session=ctx.session,
+        now=ctx.now,
+        policy=security_policy(ctx),
+        frameworks=frameworks,
+        stored=stored,
     )
     if all(r.status == "no_evidence" for r in report.checks.values()):
         return no_data(
             "N/A: no compliance evidence yet (sync GitHub, access, scanners or import evidence)."
         )
-    history = posture_history(q.stored_evidence(session=ctx.session))
+    history = posture_history(stored)
     if frameworks:
         history = [h for h in history if h.framework in frameworks]
     postures = []
@@ -429,11 +452,9 @@ def compliance_status(ctx: ToolContext, *, framework: str | None = None) -> Tool
                         "control_id": control.control_id,
                         "title": control.title,
                         "reason": control.reason,
-                        "evidence": [
-                            e.model_dump(mode="json")
-                            for c in control.checks
-                            for e in report.checks[c].failing()
-                        ][:MAX_ROWS],
+                        "evidence": _dump_first(
+                            e for c in control.checks for e in report.checks[c].failing()
+                        ),
                     }
                 )
         dumped = posture.model_dump(mode="json", exclude={"controls"})
@@ -727,9 +748,11 @@ def security_summary(ctx: ToolContext) -> dict[str, Any]:
         level = max(level, value)
         out["reasons"].append(reason)
 
+    inventory = q.service_inventory(session=ctx.session)
+    report: VulnerabilityReport | None = None
     if q.has_rows(session=ctx.session, table="vulnerability"):
         out["available"].append("vulnerabilities")
-        report = _vuln_report(ctx, None)
+        report = _vuln_report(ctx, None, inventory)
         new = set(report.new_this_week)
         new_critical = [i for i in report.items if i.key in new and i.severity == "critical"]
         kev_prod = [i for i in report.open_items() if i.in_kev and i.environment == "production"]
@@ -776,7 +799,13 @@ def security_summary(ctx: ToolContext) -> dict[str, Any]:
             raise_to(2, critical[0].title)
         elif high:
             raise_to(1, f"{len(high)} high access findings")
-    compliance = q.assess_compliance(session=ctx.session, now=ctx.now, policy=security_policy(ctx))
+    compliance = q.assess_compliance(
+        session=ctx.session,
+        now=ctx.now,
+        policy=security_policy(ctx),
+        inventory=inventory,
+        vulnerabilities=report,
+    )
     if not all(r.status == "no_evidence" for r in compliance.checks.values()):
         out["available"].append("compliance")
         out["compliance"] = {p.framework: p.posture_pct for p in compliance.frameworks}

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from cto_assistant.analytics.access import (
     Grant,
@@ -34,6 +34,7 @@ from cto_assistant.analytics.access import (
     snapshot_of,
 )
 from cto_assistant.analytics.compliance import (
+    CHECKED_SEVERITIES,
     OWN_SOURCE,
     ComplianceInputs,
     ComplianceReport,
@@ -51,7 +52,7 @@ from cto_assistant.analytics.vulnerabilities import (
     ThreatFacts,
     VulnerabilityReport,
     as_utc,
-    normalize_package,
+    package_normalizer,
     prioritize,
 )
 from cto_assistant.compliance import load_catalogue
@@ -74,8 +75,40 @@ from cto_assistant.store.models import (
     Vulnerability,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
 SNAPSHOT_CHECK = "privileged_access_inventory"
 SNAPSHOT_CONTROLS = (("soc2", "CC6.3"), ("iso27001", "A.8.2"))
+
+
+# ----------------------------------------------------------------------------- records
+
+
+def _records(
+    session: Session,
+    cls: type[R],
+    model: Any,
+    *where: Any,
+    adjust: Callable[[dict[str, Any]], None] | None = None,
+) -> list[R]:
+    """Rows of `model` as `cls` dataclasses: one column per field (same names), in id order.
+
+    A Core select of the columns (no ORM instances); `adjust` converts a row's values by name.
+    """
+    names = tuple(f.name for f in fields(cls))
+    columns = model.__table__.c
+    query = sa.select(*(columns[name] for name in names)).where(*where).order_by(columns.id)
+    rows = session.execute(query).all()
+    if adjust is None:
+        return [cls(*row) for row in rows]
+    out = []
+    for row in rows:
+        values = dict(zip(names, row, strict=True))
+        adjust(values)
+        out.append(cls(**values))
+    return out
 
 
 # ----------------------------------------------------------------------------- resolution
@@ -151,52 +184,103 @@ def has_rows(*, session: Session, table: str) -> bool:
 # ----------------------------------------------------------------------------- vulnerabilities
 
 
+def _adjust_finding(values: dict[str, Any]) -> None:
+    """Scanner columns → `Finding` values: lower-case severity, CVEs as a tuple."""
+    values["severity"] = (values["severity"] or "low").lower()
+    values["cve_ids"] = tuple(str(c) for c in (values["cve_ids"] or []))  # `in_kev`: non-null
+
+
 def vulnerability_findings(*, session: Session, since: datetime) -> list[Finding]:
     """Scanner rows that are open, or were seen or fixed since `since`."""
     v = Vulnerability
-    rows = session.scalars(
-        sa.select(v).where(sa.or_(v.state == "open", v.fixed_at >= since, v.first_seen >= since))
+    return _records(
+        session,
+        Finding,
+        v,
+        sa.or_(v.state == "open", v.fixed_at >= since, v.first_seen >= since),
+        adjust=_adjust_finding,
     )
-    return [
-        Finding(
-            source=r.source,
-            source_id=r.source_id,
-            scanner=r.scanner,
-            severity=(r.severity or "low").lower(),
-            first_seen=r.first_seen,
-            state=r.state,
-            external_id=r.external_id,
-            title=r.title,
-            repo=r.repo,
-            service=r.service,
-            environment=r.environment,
-            ecosystem=r.ecosystem,
-            package=r.package,
-            version=r.version,
-            fixed_version=r.fixed_version,
-            cvss=r.cvss,
-            cvss_vector=r.cvss_vector,
-            cve_ids=tuple(str(c) for c in (r.cve_ids or [])),
-            epss=r.epss,
-            in_kev=bool(r.in_kev),
-            exploit_maturity=r.exploit_maturity,
-            fixable=r.fixable,
-            fixed_at=r.fixed_at,
-            url=r.url,
+
+
+def _latest_per_service_environment(session: Session) -> list[tuple[Any, ...]]:
+    """(service, environment, latest successful finished_at) for every pair that has one.
+
+    A loose index scan: recursive CTEs hop from one distinct service to the next, and within it
+    from one environment to the next, then read each pair's maximum. With an index on
+    (service, environment, status, finished_at) this is a few index seeks per pair instead of
+    a scan of every deployment.
+    """
+    d = aliased(Deployment)
+    first = sa.select(sa.func.min(d.service).label("name")).cte("svc", recursive=True)
+    following = sa.select(sa.func.min(d.service)).where(d.service > first.c.name)
+    services = first.union_all(
+        sa.select(following.scalar_subquery()).where(first.c.name.is_not(None))
+    )
+
+    def next_environment(service: Any, after: Any = None) -> Any:
+        """The smallest environment of `service` (after `after`), as a scalar subquery."""
+        wanted = [d.service == service, d.environment.is_not(None)]
+        if after is not None:
+            wanted.append(d.environment > after)
+        return sa.select(sa.func.min(d.environment)).where(*wanted).scalar_subquery()
+
+    start = (
+        sa.select(
+            services.c.name.label("service"),
+            next_environment(services.c.name).label("environment"),
         )
-        for r in rows
-    ]
+        .where(services.c.name.is_not(None))
+        .cte("pair", recursive=True)
+    )
+    pairs = start.union_all(
+        sa.select(start.c.service, next_environment(start.c.service, start.c.environment)).where(
+            start.c.environment.is_not(None)
+        )
+    )
+    latest = sa.select(sa.func.max(d.finished_at)).where(
+        d.service == pairs.c.service,
+        d.environment == pairs.c.environment,
+        d.status == "success",
+    )
+    rows = session.execute(
+        sa.select(pairs.c.service, pairs.c.environment, latest.scalar_subquery()).where(
+            pairs.c.environment.is_not(None)
+        )
+    )
+    return [tuple(row) for row in rows]
+
+
+def _latest_of_the_rest(session: Session) -> list[tuple[Any, ...]]:
+    """(service, repo, environment, latest) of the successful deploys the loose scan skips.
+
+    Those are the deployments without a service (owned by their repo) and the ones without
+    `finished_at` (their start time counts): both are found through an index, and rare.
+    """
+    d = Deployment
+    rows = session.execute(
+        sa.select(
+            d.service,
+            d.repo,
+            d.environment,
+            sa.func.max(sa.func.coalesce(d.finished_at, d.started_at)),
+        )
+        .where(
+            d.status == "success",
+            d.environment.is_not(None),
+            sa.or_(d.service.is_(None), d.finished_at.is_(None)),
+        )
+        .group_by(d.service, d.repo, d.environment)
+    )
+    return [tuple(row) for row in rows]
 
 
 def last_deploys(*, session: Session) -> dict[str, dict[str, datetime]]:
     """Service (or repo when the deployment names no service) → environment → last success."""
-    d = Deployment
-    moment = sa.func.coalesce(d.finished_at, d.started_at)
-    rows = session.execute(
-        sa.select(d.service, d.repo, d.environment, sa.func.max(moment))
-        .where(d.status == "success", d.environment.is_not(None))
-        .group_by(d.service, d.repo, d.environment)
-    )
+    rows = [
+        (service, None, environment, last)
+        for service, environment, last in _latest_per_service_environment(session)
+    ]
+    rows.extend(_latest_of_the_rest(session))
     out: dict[str, dict[str, datetime]] = {}
     for service, repo, environment, last in rows:
         owner = service or (f"repo:{repo.lower()}" if repo else None)
@@ -215,33 +299,43 @@ def service_inventory(*, session: Session) -> Inventory:
     services: dict[str, ServiceFacts] = {}
     repo_service: dict[str, str] = {}
     repo_team: dict[str, str] = {}
-    for s in session.scalars(sa.select(Service)):
-        envs = dict(deploys.get(s.name, {}))
-        if s.repo:
-            for env, at in deploys.get(f"repo:{s.repo.lower()}", {}).items():
+    s = Service.__table__.c
+    for name, team, tier, internet_facing, repo, environments in session.execute(
+        sa.select(s.name, s.team_key, s.tier, s.internet_facing, s.repo, s.environments).order_by(
+            s.id
+        )
+    ):
+        envs = dict(deploys.get(name, {}))
+        if repo:
+            for env, at in deploys.get(f"repo:{repo.lower()}", {}).items():
                 if env not in envs or at > envs[env]:
                     envs[env] = at
-            repo_service.setdefault(s.repo.lower(), s.name)
-            if s.team_key:
-                repo_team.setdefault(s.repo.lower(), s.team_key)
-        services[s.name] = ServiceFacts(
-            name=s.name,
-            team=s.team_key,
-            tier=s.tier,
-            internet_facing=bool(s.internet_facing),
-            repo=s.repo,
-            declared_environments=tuple(str(e) for e in (s.environments or [])),
+            repo_service.setdefault(repo.lower(), name)
+            if team:
+                repo_team.setdefault(repo.lower(), team)
+        services[name] = ServiceFacts(
+            name=name,
+            team=team,
+            tier=tier,
+            internet_facing=bool(internet_facing),
+            repo=repo,
+            declared_environments=tuple(str(e) for e in (environments or [])),
             last_deploy=envs,
         )
-    for r in session.scalars(sa.select(Repository)):
-        if r.service:
-            repo_service.setdefault(r.full_name.lower(), r.service)
-        if r.team_key:
-            repo_team.setdefault(r.full_name.lower(), r.team_key)
+    r = Repository.__table__.c
+    for full_name, service, team in session.execute(
+        sa.select(r.full_name, r.service, r.team_key).order_by(r.id)
+    ):
+        if service:
+            repo_service.setdefault(full_name.lower(), service)
+        if team:
+            repo_team.setdefault(full_name.lower(), team)
+    d = Dependency.__table__.c
+    normalize = package_normalizer()
     installed = {
-        (repo.lower(), normalize_package(package)): version
+        (repo.lower(), normalize(package)): version
         for repo, package, version in session.execute(
-            sa.select(Dependency.repo, Dependency.package, Dependency.version)
+            sa.select(d.repo, d.package, d.version).order_by(d.id)
         )
         if version
     }
@@ -273,16 +367,26 @@ def threat_facts(*, session: Session) -> ThreatFacts:
 
 
 def prioritized_vulnerabilities(
-    *, session: Session, now: datetime, policy: Policy, history_days: int = 180
+    *,
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    history_days: int = 180,
+    inventory: Inventory | None = None,
+    severities: Collection[str] | None = None,
 ) -> VulnerabilityReport:
-    """Every open (and recently seen or fixed) finding, prioritized."""
+    """Every open (and recently seen or fixed) finding, prioritized (pass `inventory` if known).
+
+    `severities` limits the report to items of those severities (see `prioritize`).
+    """
     since = as_utc(now) - timedelta(days=history_days)
     return prioritize(
         vulnerability_findings(session=session, since=since),
         now=now,
-        inventory=service_inventory(session=session),
+        inventory=service_inventory(session=session) if inventory is None else inventory,
         threat=threat_facts(session=session),
         policy=policy,
+        severities=severities,
     )
 
 
@@ -356,26 +460,8 @@ def stack_inventory(*, session: Session, now: datetime, cloud_days: int = 35) ->
 def access_grants(*, session: Session, systems: Sequence[str] | None = None) -> list[Grant]:
     """Access grants, optionally of some systems only."""
     g = AccessGrant
-    query = sa.select(g)
-    if systems:
-        query = query.where(g.system.in_(list(systems)))
-    return [
-        Grant(
-            source=r.source,
-            source_id=r.source_id,
-            system=r.system,
-            principal=r.principal,
-            principal_type=r.principal_type,
-            person_email=r.person_email,
-            role=r.role,
-            privileged=bool(r.privileged),
-            mfa=r.mfa,
-            last_used_at=r.last_used_at,
-            granted_at=r.granted_at,
-            key_created_at=r.key_created_at,
-        )
-        for r in session.scalars(query)
-    ]
+    wanted = [g.system.in_(list(systems))] if systems else []
+    return _records(session, Grant, g, *wanted)  # `privileged` is a non-null boolean
 
 
 def people(*, session: Session) -> list[PersonStatus]:
@@ -386,21 +472,24 @@ def people(*, session: Session) -> list[PersonStatus]:
     exactly the gap the access audit exists to find.
     """
     merged: dict[str, PersonStatus] = {}
-    for r in session.scalars(sa.select(Person).order_by(Person.id)):
-        email = r.email.lower()
+    p = Person
+    for raw_email, name, active, left_at, team in session.execute(
+        sa.select(p.email, p.name, p.active, p.left_at, p.team_key).order_by(p.id)
+    ):
+        email = raw_email.lower()
         seen = merged.get(email)
         if seen is None:
             merged[email] = PersonStatus(
-                email=email, name=r.name, active=bool(r.active), left_at=r.left_at, team=r.team_key
+                email=email, name=name, active=bool(active), left_at=left_at, team=team
             )
             continue
-        left = [d for d in (seen.left_at, r.left_at) if d is not None]
+        left = [d for d in (seen.left_at, left_at) if d is not None]
         merged[email] = PersonStatus(
             email=email,
-            name=seen.name or r.name,
-            active=seen.active and bool(r.active),
+            name=seen.name or name,
+            active=seen.active and bool(active),
             left_at=min(left) if left else None,
-            team=seen.team or r.team_key,
+            team=seen.team or team,
         )
     return list(merged.values())
 
@@ -428,60 +517,50 @@ def access_snapshots(*, session: Session) -> list[tuple[datetime, list[SnapshotE
 def stored_evidence(*, session: Session, framework: str | None = None) -> list[StoredEvidence]:
     """Evidence rows (snapshots left out), optionally of one framework."""
     e = ControlEvidence
-    query = sa.select(e).where(e.status.in_(["pass", "fail", "pending"]))
+    wanted: list[sa.ColumnElement[bool]] = [e.status.in_(["pass", "fail", "pending"])]
     if framework:
-        query = query.where(e.framework == framework)
-    return [
-        StoredEvidence(
-            source=r.source,
-            framework=r.framework,
-            control_id=r.control_id,
-            check=r.check,
-            subject=r.subject,
-            status=r.status,
-            evidence=dict(r.evidence or {}),
-            collected_at=r.collected_at,
-        )
-        for r in session.scalars(query)
-    ]
+        wanted.append(e.framework == framework)
+    return _records(session, StoredEvidence, e, *wanted, adjust=_adjust_evidence)
+
+
+def _adjust_evidence(values: dict[str, Any]) -> None:
+    """Evidence columns → `StoredEvidence` values: the evidence as a plain dict."""
+    values["evidence"] = dict(values["evidence"] or {})
 
 
 def compliance_inputs(
-    *, session: Session, now: datetime, policy: Policy, business_timezone: str = "UTC"
+    *,
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    business_timezone: str = "UTC",
+    inventory: Inventory | None = None,
+    vulnerabilities: VulnerabilityReport | None = None,
+    stored: Sequence[StoredEvidence] | None = None,
 ) -> ComplianceInputs:
-    """Everything the compliance checks read; None for data that is not synced."""
-    inventory = service_inventory(session=session)
-    repos = [
-        RepoFacts(
-            full_name=r.full_name,
-            service=r.service,
-            branch_protected=r.branch_protected,
-            required_reviews=r.required_reviews,
-            archived=bool(r.archived),
-        )
-        for r in session.scalars(sa.select(Repository))
-    ]
+    """Everything the compliance checks read; None for data that is not synced.
+
+    Inputs the caller already computed for the same `now` and `policy` (the service inventory,
+    the prioritized vulnerabilities, the stored evidence) are passed in and not read again.
+    Computed here, the vulnerabilities hold only the severities the checks read.
+    """
+    if inventory is None:
+        inventory = service_inventory(session=session)
+    repos = _records(session, RepoFacts, Repository)  # `archived` is a non-null boolean
     grants = access_grants(session=session)
     staff = people(session=session)
     since = as_utc(now) - timedelta(days=120)
-    incidents = [
-        IncidentFacts(
-            key=r.key,
-            severity=r.severity,
-            triggered_at=r.triggered_at,
-            resolved_at=r.resolved_at,
-            postmortem_url=r.postmortem_url,
-            service=r.service,
-            title=r.title,
-        )
-        for r in session.scalars(sa.select(Incident).where(Incident.triggered_at >= since))
-    ]
+    incidents = _records(session, IncidentFacts, Incident, Incident.triggered_at >= since)
     has_incidents = incidents or has_rows(session=session, table="incident")
-    vulns = (
-        prioritized_vulnerabilities(session=session, now=now, policy=policy)
-        if has_rows(session=session, table="vulnerability")
-        else None
-    )
+    vulns = vulnerabilities
+    if vulns is None and has_rows(session=session, table="vulnerability"):
+        vulns = prioritized_vulnerabilities(
+            session=session,
+            now=now,
+            policy=policy,
+            inventory=inventory,
+            severities=CHECKED_SEVERITIES,
+        )
     slo_services = frozenset(s for s in session.scalars(sa.select(Slo.service).distinct()) if s)
     monitor_services = frozenset(
         s for s in session.scalars(sa.select(Monitor.service).distinct()) if s
@@ -495,7 +574,7 @@ def compliance_inputs(
         incidents=incidents if has_incidents else None,
         slo_services=slo_services if has_rows(session=session, table="slo") else None,
         monitor_services=monitor_services if has_rows(session=session, table="monitor") else None,
-        stored=stored_evidence(session=session),
+        stored=stored_evidence(session=session) if stored is None else stored,
         collected=last_synced(
             session=session,
             tables=(
@@ -521,9 +600,19 @@ def assess_compliance(
     now: datetime,
     policy: Policy | None = None,
     frameworks: Sequence[str] | None = None,
+    inventory: Inventory | None = None,
+    vulnerabilities: VulnerabilityReport | None = None,
+    stored: Sequence[StoredEvidence] | None = None,
 ) -> ComplianceReport:
-    """Evaluate the catalogue over the store (read only)."""
-    inputs = compliance_inputs(session=session, now=now, policy=policy or Policy())
+    """Evaluate the catalogue over the store (read only); see `compliance_inputs` for the rest."""
+    inputs = compliance_inputs(
+        session=session,
+        now=now,
+        policy=policy or Policy(),
+        inventory=inventory,
+        vulnerabilities=vulnerabilities,
+        stored=stored,
+    )
     return assess(inputs, load_catalogue(), now=now, frameworks=frameworks)
 
 
