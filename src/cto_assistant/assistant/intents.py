@@ -603,6 +603,27 @@ INTENTS: tuple[Intent, ...] = (
         ),
     ),
     Intent(
+        "data_health",
+        "data_health",
+        slots=("days",),
+        cues=(
+            r"\b(set-?up (problems?|issues?)|data (quality|health|hygiene)|metrics? (look )?wrong|"
+            r"without (an? )?(owner|owning team|service|commits?)|unowned services?|"
+            r"orphan(ed)? (repos?|services?|incidents?))\b",
+        ),
+        examples=(
+            "data health",
+            "any set-up problems that make the metrics wrong",
+            "why might our metrics be wrong",
+            "which services have no owner team",
+            "deployments without commits",
+            "incidents without a service",
+            "repos without a service",
+            "data quality issues",
+            "what should we fix in our tool set-up",
+        ),
+    ),
+    Intent(
         "create_jira_ticket",
         "create_jira_ticket",
         slots=("team", "summary", "priority", "attach_chart"),
