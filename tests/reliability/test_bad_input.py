@@ -32,41 +32,7 @@ from tests.reliability.conftest import MAPPER_VENDORS, Demo, Figures, MapperCall
 IDENTITY_ARGUMENTS = {"source", "stream", "what"}
 # Defects these tests found and that are not fixed yet (docs/RELIABILITY.md lists them): the
 # test fails on any defect NOT listed here, so the list can only shrink.
-KNOWN_MAPPER_DEFECTS: frozenset[str] = frozenset(
-    {
-        "aws_cost_explorer.account_regions -> IndexError in mapping.py:account_regions",
-        "aws_cost_explorer.cost_rows -> TypeError in mapping.py:_amount",
-        "catalog.parse_entries -> KeyError in mapping.py:parse_entries",
-        "catalog.parse_entries -> TypeError in mapping.py:parse_entries",
-        "cicd.circleci_commit -> AttributeError in mapping.py:circleci_commit",
-        "cicd.jenkins_build_data -> AttributeError in mapping.py:jenkins_build_data",
-        "cicd.jenkins_deployment -> TypeError in mapping.py:jenkins_deployment",
-        "cicd.jenkins_parameters -> AttributeError in mapping.py:jenkins_parameters",
-        "cicd.pr_number_from_message -> TypeError in mapping.py:pr_number_from_message",
-        "cicd.repo_from_remote -> AttributeError in mapping.py:repo_from_remote",
-        "datadog.sli_points -> TypeError in mapping.py:<listcomp>",
-        "datadog.sli_points -> ValueError in mapping.py:<listcomp>",
-        "datadog.slo -> TypeError in mapping.py:slo",
-        "datadog.tag_value -> TypeError in mapping.py:tag_value",
-        "jira.epic -> AttributeError in mapping.py:epic",
-        "jira.is_epic -> AttributeError in mapping.py:is_epic",
-        "jira.sprint -> AttributeError in mapping.py:sprint",
-        "jira.ticket -> AttributeError in mapping.py:ticket",
-        "jira.transitions -> TypeError in mapping.py:transitions",
-        "pagerduty.incident -> AttributeError in mapping.py:team_key",
-        "pagerduty.person -> AttributeError in mapping.py:team_key",
-        "pagerduty.postmortem_url -> TypeError in mapping.py:postmortem_url",
-        "pagerduty.service -> AttributeError in mapping.py:team_key",
-        "snyk.exploit_maturity -> TypeError in mapping.py:exploit_maturity",
-        "snyk.project_info -> TypeError in mapping.py:project_info",
-        "sonarqube.history_by_date -> TypeError in mapping.py:history_by_date",
-        "sonarqube.metric_value -> KeyError in mapping.py:metric_value",
-        "sonarqube.metric_value -> TypeError in mapping.py:metric_value",
-        "sonarqube.snapshot -> AttributeError in mapping.py:snapshot",
-        "threat_intel.osv_advisory -> AttributeError in mapping.py:<genexpr>",
-        "threat_intel.osv_advisory -> AttributeError in mapping.py:osv_advisory",
-    }
-)
+KNOWN_MAPPER_DEFECTS: frozenset[str] = frozenset()
 MAPPER_EXAMPLES = 60
 
 scalars = st.one_of(

@@ -13,6 +13,7 @@ import pytest
 from cto_assistant.connectors.aws_cost_explorer import (
     AwsCostExplorerConfig,
     AwsCostExplorerConnector,
+    mapping,
 )
 from cto_assistant.connectors.base import Checkpoint, ConnectorContext, Record
 from cto_assistant.demo.simulators.aws_ce import DEMO_CREDENTIALS, make_app
@@ -388,3 +389,26 @@ class _SyncASGI(httpx.BaseTransport):
             return httpx.Response(response.status_code, headers=response.headers, content=content)
 
         return anyio.run(run)
+
+
+def test_malformed_cost_pages_are_schema_drift_naming_the_field() -> None:
+    day = {"TimePeriod": {"Start": "2025-06-01"}}
+    short_keys = {"ResultsByTime": [{**day, "Groups": [{"Keys": ["123456789012"]}]}]}
+    with pytest.raises(SchemaDriftError, match="cost group #0 of ResultByTime #0 .*'Keys' has 1"):
+        mapping.account_regions(short_keys, source="aws")
+    bad_amount = {
+        "Keys": ["Amazon S3", "team$pay"],
+        "Metrics": {"AmortizedCost": {"Amount": {"value": 1}}},
+    }
+    with pytest.raises(SchemaDriftError) as caught:
+        mapping.cost_rows(
+            {"ResultsByTime": [{**day, "Groups": [bad_amount]}]},
+            source="aws",
+            account="123456789012",
+            region="us-east-1",
+            tag_key="team",
+            team_tag_key="team",
+            project_tag_key="project",
+        )
+    assert caught.value.field == "Metrics.AmortizedCost.Amount"
+    assert "is an object, expected a finite number" in str(caught.value)

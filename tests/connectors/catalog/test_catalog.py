@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from cto_assistant.connectors.base import Record
+from cto_assistant.connectors.catalog.mapping import parse_entries
 from cto_assistant.connectors.registry import build_connector
 from cto_assistant.demo.exports import write_catalog
 from cto_assistant.demo.world import World
@@ -157,3 +158,10 @@ def test_budgets_with_their_scope(tmp_path: Path) -> None:
     path.write_text(json.dumps({"budgets": [{"name": "bad", "amount": -5}]}))
     with pytest.raises(SchemaDriftError, match=r"budgets\[0\]\.amount"):
         records(path, "budgets")
+
+
+def test_a_section_the_catalog_does_not_know_is_schema_drift() -> None:
+    with pytest.raises(SchemaDriftError, match="unknown section 'squads' \\(known: teams"):
+        parse_entries("squads", [], source="catalog")
+    with pytest.raises(SchemaDriftError, match="unknown section"):
+        parse_entries({"teams": []}, [], source="catalog")  # type: ignore[arg-type]

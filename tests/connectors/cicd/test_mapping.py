@@ -7,6 +7,7 @@ import pytest
 from cto_assistant.connectors.cicd.mapping import (
     DeployRules,
     change_rows,
+    circleci_commit,
     jenkins_deployment,
     pr_number_from_message,
     repo_from_remote,
@@ -116,3 +117,32 @@ def test_jenkins_build_status_and_timing() -> None:
             rollback_parameter="R",
             rules=DeployRules(),
         )
+
+
+def test_malformed_jenkins_and_circleci_payloads_are_schema_drift() -> None:
+    build = {
+        "number": 3,
+        "timestamp": 1_767_600_000_000,
+        "result": "SUCCESS",
+        "actions": [None, {"lastBuiltRevision": {"SHA1": "abc", "branch": "main"}}],
+    }
+    with pytest.raises(SchemaDriftError, match="'lastBuiltRevision.branch' is a string") as caught:
+        jenkins_deployment(
+            build,
+            source="jenkins",
+            job="deploy-api",
+            service="api",
+            repo=None,
+            environment_parameter="DEPLOY_ENV",
+            rollback_parameter="ROLLBACK",
+            rules=DeployRules(),
+        )
+    assert caught.value.source == "jenkins"
+    with pytest.raises(SchemaDriftError, match="CircleCI pipeline: 'vcs' is a list"):
+        circleci_commit({"vcs": ["abc"]}, source="circleci")
+    with pytest.raises(SchemaDriftError, match="commit: 'message' is a number"):
+        pr_number_from_message(12)  # type: ignore[arg-type]
+    with pytest.raises(SchemaDriftError, match="git remote: 'url' is an object"):
+        repo_from_remote({"href": "x"})  # type: ignore[arg-type]
+    with pytest.raises(SchemaDriftError, match="'commits.0' is not a \\(sha, message\\) pair"):
+        change_rows("d1", "acme/x", [("a",)])  # type: ignore[list-item]

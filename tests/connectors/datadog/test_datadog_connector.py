@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cto_assistant.connectors.base import Checkpoint, ConnectorContext, Record
-from cto_assistant.connectors.datadog import DatadogConfig, DatadogConnector
+from cto_assistant.connectors.datadog import DatadogConfig, DatadogConnector, mapping
 from cto_assistant.demo.simulators.common import ServedApp
 from cto_assistant.demo.world import World
 from cto_assistant.errors import AuthError, SchemaDriftError, UpstreamError
@@ -497,3 +497,17 @@ def test_sync_engine_runs_every_stream_into_the_store(
         "access_grant": 4,
     }
     assert engine.read_cursor("datadog", "slo_history") == "2026-01-15T12:00:00Z"
+
+
+def test_malformed_slos_and_history_are_schema_drift_naming_the_field() -> None:
+    threshold = {"timeframe": "30d", "target": "high"}
+    with pytest.raises(SchemaDriftError, match="SLO threshold #0 of SLO s1: 'target' is a string"):
+        mapping.slo(
+            {"id": "s1", "name": "n", "type": "metric", "thresholds": [threshold]}, source="dd"
+        )
+    series = {"times": [10**20], "numerator": {"values": [1]}, "denominator": {"values": [2]}}
+    with pytest.raises(SchemaDriftError, match="'data.series.times.0' is out of range") as caught:
+        mapping.sli_points({"data": {"series": series}}, source="dd", slo_id="s1")
+    assert caught.value.field == "data.series.times.0"
+    with pytest.raises(SchemaDriftError, match="tag list: 'tags' is a number"):
+        mapping.tag_value(5, "service")  # type: ignore[arg-type]

@@ -109,3 +109,25 @@ def test_adf_document_from_light_markdown() -> None:
 
 def test_empty_text_is_an_empty_document() -> None:
     assert mapping.adf_document("") == {"type": "doc", "version": 1, "content": []}
+
+
+def test_malformed_issues_and_sprints_are_schema_drift_naming_the_field() -> None:
+    with pytest.raises(
+        SchemaDriftError, match="jira/issues: issue PAY-42: 'fields.parent' is a list, expected an"
+    ) as failure:
+        mapping.ticket(issue(parent=["PAY-1"]), source="jira", **FIELDS)
+    assert failure.value.field == "fields.parent"
+    with pytest.raises(SchemaDriftError, match="issue PAY-42: 'fields.issuetype' is a string"):
+        mapping.is_epic(issue(issuetype="Epic"))
+    with pytest.raises(SchemaDriftError, match="settings: 'project_teams' is a list"):
+        mapping.ticket(issue(), source="jira", project_teams=["PAY"], **FIELDS)  # type: ignore[arg-type]
+    with pytest.raises(SchemaDriftError, match="board: 'location' is a string"):
+        mapping.sprint(
+            {"id": 1, "name": "S1", "state": "active"},
+            board={"name": "b", "location": "PAY"},
+            source="jira",
+            project_teams={},
+        )
+    with pytest.raises(SchemaDriftError, match="issue PAY-42 changelog: 'histories' is an object"):
+        mapping.transitions("PAY-42", {"id": "1"}, source="jira", **FIELDS)
+    assert mapping.transitions("PAY-42", None, source="jira", **FIELDS) == []  # type: ignore[arg-type]

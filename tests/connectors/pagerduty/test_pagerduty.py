@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cto_assistant.connectors.base import Checkpoint, ConnectorContext, Record
-from cto_assistant.connectors.pagerduty import PagerDutyConfig, PagerDutyConnector
+from cto_assistant.connectors.pagerduty import PagerDutyConfig, PagerDutyConnector, mapping
 from cto_assistant.demo.simulators.common import SimulatorState, served
 from cto_assistant.demo.simulators.pagerduty import DEMO_TOKEN, make_app, team_keys
 from cto_assistant.demo.world import World
@@ -372,3 +372,15 @@ def test_demo_world_round_trips_through_the_simulator() -> None:
         for g in world.rows("access_grant")
         if g["system"] == "pagerduty" and g["privileged"]
     }
+
+
+def test_malformed_incident_inputs_are_schema_drift_naming_the_field() -> None:
+    item = {"id": "P1", "name": "api", "teams": {"id": "T"}}
+    with pytest.raises(SchemaDriftError, match="service P1: 'teams' is an object") as caught:
+        mapping.service(item, source="pd", team_keys={})
+    assert caught.value.field == "teams"
+    with pytest.raises(SchemaDriftError, match="lookup: 'team_keys' is a list, expected an object"):
+        mapping.team_key("Payments", ["PAY"], source="pd")  # type: ignore[arg-type]
+    with pytest.raises(SchemaDriftError, match="incident: 'notes.1' is a list, expected a string"):
+        mapping.postmortem_url(["fine", ["not", "text"]])  # type: ignore[list-item]
+    assert mapping.team_key(None, {}) is None  # a user without a team still maps

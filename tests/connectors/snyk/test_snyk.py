@@ -337,3 +337,14 @@ def test_demo_world_round_trips_through_the_simulator() -> None:
     }
     assert got == want
     assert app.state.sim.request_count() == 2  # one issues page, one projects page
+
+
+def test_malformed_project_and_maturity_are_schema_drift_naming_the_field() -> None:
+    project = {"id": "p1", "attributes": {"name": "acme/api:pom.xml", "lifecycle": "production"}}
+    with pytest.raises(SchemaDriftError, match="project p1: 'attributes.lifecycle' is a string"):
+        mapping.project_info(project, source="snyk")
+    with pytest.raises(
+        SchemaDriftError, match="issue: 'maturity_levels' is an object, expected a list"
+    ):
+        mapping.exploit_maturity({"format": "CVSSv3"})  # type: ignore[arg-type]
+    assert mapping.exploit_maturity(None) is None  # type: ignore[arg-type]

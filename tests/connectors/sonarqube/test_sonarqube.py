@@ -211,3 +211,19 @@ def test_generated_demo_world_history_round_trips() -> None:
         run = pull(h.connector(), "measures_history")
     expected = _sorted(list(world.rows("quality_snapshot")))
     assert expected and run.rows("quality_snapshot") == expected
+
+
+def test_malformed_history_and_values_are_schema_drift_naming_the_field() -> None:
+    with pytest.raises(SchemaDriftError, match="search_history: 'pages' is an object"):
+        mapping.history_by_date({"measures": []}, source="sonarqube", stream="h")  # type: ignore[arg-type]
+    with pytest.raises(SchemaDriftError, match="measure 'complexity' is not a metric we map"):
+        mapping.metric_value("complexity", "3", source="sonarqube", stream="measures")
+    with pytest.raises(SchemaDriftError, match="measure coverage: 'value' is a string 'NaN'"):
+        mapping.metric_value("coverage", "NaN", source="sonarqube", stream="measures")
+    with pytest.raises(SchemaDriftError, match="project k: 'values' is a list"):
+        mapping.snapshot(
+            project_key="k",
+            repo="r",
+            at=datetime(2026, 1, 1, tzinfo=UTC),
+            values=[],  # type: ignore[arg-type]
+        )

@@ -331,3 +331,15 @@ def test_faults(served: tuple[ServedApp, SimulatorState, World]) -> None:
     with pytest.raises(SchemaDriftError, match="intel/osv") as drift:
         pull(connector_for(running.base_url, world=world), "osv")
     assert drift.value.field == "modified"
+
+
+def test_malformed_osv_and_kev_records_are_schema_drift_naming_the_field() -> None:
+    record = {"id": "GHSA-1", "modified": "2025-02-13T21:07:29Z", "references": [None]}
+    with pytest.raises(
+        SchemaDriftError, match="OSV record GHSA-1: 'references.0' is null"
+    ) as caught:
+        osv_advisory(record, source="intel")
+    assert caught.value.field == "references.0"
+    kev = {"vulnerabilities": [{"cveID": "CVE-2021-1", "dateAdded": "soon"}]}
+    with pytest.raises(SchemaDriftError, match="KEV entry #0 .*'dateAdded' is not a date: 'soon'"):
+        kev_entries(kev, source="intel")

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from cto_assistant.connectors.payload import Reader
-from cto_assistant.errors import SchemaDriftError
 
 NO_TAG = ""  # CE's group key for untagged cost is "key$"
 NO_REGION = "NoRegion"  # CE's REGION value for global services
@@ -21,9 +20,16 @@ ROOT_CAUSE_KEYS = {
 
 
 def _amount(group: Reader, metric: str) -> tuple[float, str]:
-    value = group.need(f"Metrics.{metric}")
-    r = Reader(value, source=group.source, stream=group.stream, what=f"metric {metric}")
-    return float(r.need("Amount")), str(r.get("Unit") or "USD")
+    r = group.need_child(f"Metrics.{metric}")
+    return r.need_number("Amount"), r.text("Unit") or "USD"
+
+
+def _keys(group: Reader) -> tuple[str, str]:
+    """The group's two dimension values (e.g. [service, tag] or [account, region])."""
+    keys = group.need_list("Keys")
+    if len(keys) != 2:
+        raise group.drift("Keys", f"has {len(keys)} values, expected two (one per group-by)")
+    return group.need_text("Keys.0"), group.need_text("Keys.1")
 
 
 def cost_rows(
@@ -39,17 +45,10 @@ def cost_rows(
     """One GetCostAndUsage page grouped by [SERVICE, TAG:tag_key] for one account and region."""
     page = Reader(body, source=source, stream="costs", what="GetCostAndUsage response")
     rows: list[dict[str, Any]] = []
-    for result in page.need("ResultsByTime"):
-        r = Reader(result, source=source, stream="costs", what="ResultByTime")
-        day = date.fromisoformat(str(r.need("TimePeriod.Start")))
-        for group in r.get("Groups", []):
-            g = Reader(group, source=source, stream="costs", what="cost group")
-            keys = g.need("Keys")
-            if not isinstance(keys, list) or len(keys) != 2:
-                raise SchemaDriftError(
-                    source, "cost group Keys is not [service, tag]", stream="costs", field="Keys"
-                )
-            service, tag_group = str(keys[0]), str(keys[1])
+    for r in page.need_objects("ResultsByTime", "ResultByTime"):
+        day = r.need_day("TimePeriod.Start")
+        for g in r.objects("Groups", "cost group"):
+            service, tag_group = _keys(g)
             _, _, tag_value = tag_group.partition("$")
             amortized, currency = _amount(g, "AmortizedCost")
             unblended, _ = _amount(g, "UnblendedCost")
@@ -81,32 +80,17 @@ def account_regions(body: Any, *, source: str) -> set[tuple[str, str]]:
     """The (account, region) pairs with cost in a page grouped by [LINKED_ACCOUNT, REGION]."""
     page = Reader(body, source=source, stream="costs", what="GetCostAndUsage response")
     pairs: set[tuple[str, str]] = set()
-    for result in page.need("ResultsByTime"):
-        for group in Reader(result, source=source, stream="costs").get("Groups", []):
-            keys = Reader(group, source=source, stream="costs", what="cost group").need("Keys")
-            pairs.add((str(keys[0]), str(keys[1])))
+    for result in page.need_objects("ResultsByTime", "ResultByTime"):
+        for group in result.objects("Groups", "cost group"):
+            pairs.add(_keys(group))
     return pairs
 
 
 def forecast(body: Any, *, source: str, metric: str, start: date, end: date) -> dict[str, Any]:
     """A GetCostForecast response → one cost_forecast row for [start, end)."""
     r = Reader(body, source=source, stream="forecast", what="GetCostForecast response")
-    total = Reader(r.need("Total"), source=source, stream="forecast", what="forecast total")
-    lower = upper = None
-    results = r.get("ForecastResultsByTime", [])
-    if results:
-        lows = [
-            float(x["PredictionIntervalLowerBound"])
-            for x in results
-            if x.get("PredictionIntervalLowerBound")
-        ]
-        highs = [
-            float(x["PredictionIntervalUpperBound"])
-            for x in results
-            if x.get("PredictionIntervalUpperBound")
-        ]
-        lower = sum(lows) if lows else None
-        upper = sum(highs) if highs else None
+    total = r.need_child("Total")
+    results = r.objects("ForecastResultsByTime", "forecast period")
     return {
         "source": source,
         "source_id": f"forecast:{metric}:{start.isoformat()}:{end.isoformat()}",
@@ -114,88 +98,72 @@ def forecast(body: Any, *, source: str, metric: str, start: date, end: date) -> 
         "metric": metric,
         "period_start": start,
         "period_end": end,
-        "amount": float(total.need("Amount")),
-        "lower": lower,
-        "upper": upper,
-        "currency": str(total.get("Unit") or "USD"),
+        "amount": total.need_number("Amount"),
+        "lower": _bound_sum(results, "PredictionIntervalLowerBound"),
+        "upper": _bound_sum(results, "PredictionIntervalUpperBound"),
+        "currency": total.text("Unit") or "USD",
     }
+
+
+def _bound_sum(results: list[Reader], bound: str) -> float | None:
+    """The sum of one prediction bound over the forecast periods that give it (None if none do)."""
+    values = [value for result in results if (value := result.number(bound)) is not None]
+    return sum(values) if values else None
 
 
 def anomaly(obj: Any, *, source: str) -> dict[str, Any]:
     """An Anomaly → cost_anomaly row (detector 'aws')."""
     r = Reader(obj, source=source, stream="anomalies", what="anomaly")
-    impact = Reader(r.need("Impact"), source=source, stream="anomalies", what="anomaly impact")
-    causes = []
-    for cause in r.get("RootCauses", []):
-        causes.append(
-            {ours: cause[theirs] for theirs, ours in ROOT_CAUSE_KEYS.items() if cause.get(theirs)}
-        )
-    start = r.get("AnomalyStartDate")
-    end = r.get("AnomalyEndDate")
+    impact = r.need_child("Impact")
+    causes = [
+        {ours: cause.get(theirs) for theirs, ours in ROOT_CAUSE_KEYS.items() if cause.get(theirs)}
+        for cause in r.objects("RootCauses", "root cause")
+    ]
+    max_impact = impact.need_number("MaxImpact")
+    total_impact = impact.number("TotalImpact")
     return {
         "source": source,
         "source_id": str(r.need("AnomalyId")),
         "detector": "aws",
-        "start_day": _day(start, r, "AnomalyStartDate"),
-        "end_day": _day(end, r, "AnomalyEndDate") if end else None,
+        "start_day": r.need_day("AnomalyStartDate"),
+        "end_day": r.day("AnomalyEndDate"),
         "dimension": {
             "monitor_arn": r.need("MonitorArn"),
             "dimension_value": r.get("DimensionValue"),
         },
-        "expected": impact.get("TotalExpectedSpend"),
-        "actual": impact.get("TotalActualSpend"),
-        "impact": impact.get("TotalImpact", impact.need("MaxImpact")),
+        "expected": impact.number("TotalExpectedSpend"),
+        "actual": impact.number("TotalActualSpend"),
+        "impact": max_impact if total_impact is None else total_impact,
         "root_causes": causes,
     }
-
-
-def _day(value: Any, r: Reader, path: str) -> date:
-    if value is None:
-        value = r.need(path)
-    text = str(value)[:10]
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise SchemaDriftError(
-            r.source, f"{path} is not a date: {text!r}", stream=r.stream, field=path
-        ) from exc
 
 
 def rightsizing(obj: Any, *, source: str) -> dict[str, Any]:
     """A RightsizingRecommendation → cost_recommendation row (kind 'rightsizing')."""
     r = Reader(obj, source=source, stream="recommendations", what="rightsizing recommendation")
-    current = Reader(
-        r.need("CurrentInstance"), source=source, stream="recommendations", what="current instance"
-    )
+    current = r.need_child("CurrentInstance")
     action = str(r.need("RightsizingType"))
-    current_type = current.get("ResourceDetails.EC2ResourceDetails.InstanceType")
-    region = current.get("ResourceDetails.EC2ResourceDetails.Region")
+    current_type = current.text("ResourceDetails.EC2ResourceDetails.InstanceType")
+    resource = current.text("InstanceName") or str(current.need("ResourceId"))
     target_type = None
     if action == "Modify":
-        targets = r.need("ModifyRecommendationDetail.TargetInstances")
-        target = next((t for t in targets if t.get("DefaultTargetInstance")), targets[0])
-        saving = float(
-            Reader(target, source=source, stream="recommendations").need("EstimatedMonthlySavings")
-        )
-        currency = target.get("CurrencyCode") or "USD"
-        target_type = (
-            (target.get("ResourceDetails") or {}).get("EC2ResourceDetails", {}).get("InstanceType")
-        )
-        summary = f"Downsize {current.get('InstanceName') or current.need('ResourceId')} from {current_type} to {target_type}"
+        target = _default_target(r)
+        saving = target.need_number("EstimatedMonthlySavings")
+        currency = target.text("CurrencyCode") or "USD"
+        target_type = target.text("ResourceDetails.EC2ResourceDetails.InstanceType")
+        summary = f"Downsize {resource} from {current_type} to {target_type}"
     else:
-        detail = Reader(
-            r.need("TerminateRecommendationDetail"), source=source, stream="recommendations"
-        )
-        saving = float(detail.need("EstimatedMonthlySavings"))
-        currency = detail.get("CurrencyCode") or "USD"
-        summary = f"Terminate idle {current.get('InstanceName') or current.need('ResourceId')} ({current_type})"
+        detail = r.need_child("TerminateRecommendationDetail")
+        saving = detail.need_number("EstimatedMonthlySavings")
+        currency = detail.text("CurrencyCode") or "USD"
+        summary = f"Terminate idle {resource} ({current_type})"
     return {
         "source": source,
         "source_id": str(current.need("ResourceId")),
         "kind": "rightsizing",
-        "resource": current.get("InstanceName") or current.need("ResourceId"),
+        "resource": resource,
         "account": r.get("AccountId"),
-        "region": region,
+        "region": current.text("ResourceDetails.EC2ResourceDetails.Region"),
         "summary": summary,
         "estimated_monthly_saving": saving,
         "currency": currency,
@@ -203,24 +171,32 @@ def rightsizing(obj: Any, *, source: str) -> dict[str, Any]:
             "action": action.lower(),
             "current_type": current_type,
             "target_type": target_type,
-            "monthly_cost": float(current.get("MonthlyCost") or 0.0),
-            "findings": list(r.get("FindingReasonCodes", [])),
+            "monthly_cost": current.number("MonthlyCost") or 0.0,
+            "findings": r.items("FindingReasonCodes"),
         },
     }
+
+
+def _default_target(r: Reader) -> Reader:
+    """The target instance AWS marks as the default, else the first one."""
+    path = "ModifyRecommendationDetail.TargetInstances"
+    targets = r.need_objects(path, "target instance")
+    if not targets:
+        raise r.drift(path, "is empty, expected at least one target instance")
+    return next((t for t in targets if t.get("DefaultTargetInstance")), targets[0])
 
 
 def savings_plans(body: Any, *, source: str) -> list[dict[str, Any]]:
     """A GetSavingsPlansPurchaseRecommendation response → cost_recommendation rows."""
     r = Reader(body, source=source, stream="recommendations", what="Savings Plans recommendation")
-    rec = r.get("SavingsPlansPurchaseRecommendation") or {}
-    plan_type = rec.get("SavingsPlansType", "COMPUTE_SP")
-    term = rec.get("TermInYears", "ONE_YEAR")
-    payment = rec.get("PaymentOption", "NO_UPFRONT")
+    rec = r.child("SavingsPlansPurchaseRecommendation")
+    plan_type = rec.text("SavingsPlansType") or "COMPUTE_SP"
+    term = rec.text("TermInYears") or "ONE_YEAR"
+    payment = rec.text("PaymentOption") or "NO_UPFRONT"
     rows = []
-    for item in rec.get("SavingsPlansPurchaseRecommendationDetails", []):
-        d = Reader(item, source=source, stream="recommendations", what="Savings Plans detail")
-        hourly = float(d.need("HourlyCommitmentToPurchase"))
-        family = d.get("SavingsPlansDetails.InstanceFamily")
+    for d in rec.objects("SavingsPlansPurchaseRecommendationDetails", "Savings Plans detail"):
+        hourly = d.need_number("HourlyCommitmentToPurchase")
+        family = d.text("SavingsPlansDetails.InstanceFamily")
         rows.append(
             {
                 "source": source,
@@ -228,16 +204,16 @@ def savings_plans(body: Any, *, source: str) -> list[dict[str, Any]]:
                 "kind": "savings_plan",
                 "resource": f"{plan_type}{':' + family if family else ''}",
                 "account": d.get("AccountId"),
-                "region": d.get("SavingsPlansDetails.Region") or None,
+                "region": d.text("SavingsPlansDetails.Region") or None,
                 "summary": f"Commit ${hourly:,.2f}/hour to a {term.replace('_', ' ').lower()} {plan_type} ({payment.replace('_', ' ').lower()})",
-                "estimated_monthly_saving": float(d.need("EstimatedMonthlySavingsAmount")),
-                "currency": d.get("CurrencyCode") or "USD",
+                "estimated_monthly_saving": d.need_number("EstimatedMonthlySavingsAmount"),
+                "currency": d.text("CurrencyCode") or "USD",
                 "details": {
                     "savings_plans_type": plan_type,
                     "term": term,
                     "payment_option": payment,
                     "hourly_commitment": hourly,
-                    "estimated_roi": float(d.get("EstimatedROI") or 0.0),
+                    "estimated_roi": d.number("EstimatedROI") or 0.0,
                 },
             }
         )

@@ -86,7 +86,13 @@ SECTIONS: dict[str, type[BaseModel]] = {
 
 def parse_entries(section: str, items: Any, *, source: str) -> list[BaseModel]:
     """Validate every entry of a catalog section; the first bad one names its index and field."""
-    model = SECTIONS[section]
+    model = SECTIONS.get(section) if isinstance(section, str) else None
+    if model is None:
+        raise SchemaDriftError(
+            source,
+            f"unknown section {str(section)[:40]!r} (known: {', '.join(SECTIONS)})",
+            field=str(section)[:40],
+        )
     if items is None:
         return []
     if not isinstance(items, list):

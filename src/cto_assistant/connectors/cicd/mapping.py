@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cto_assistant.connectors.payload import Reader
 
 Row = dict[str, Any]
+STREAM = "deployments"
 
 # Merge-commit messages carry the PR/MR number: GitLab "See merge request group/proj!12",
 # GitHub "Merge pull request #12 from …", squash merges "Title (#12)".
@@ -55,8 +56,11 @@ class DeployRules:
         return any(text and re.search(self.hotfix_pattern, text) for text in (ref, *messages))
 
 
-def pr_number_from_message(message: str | None) -> int | None:
+def pr_number_from_message(message: str | None, *, source: str = "cicd") -> int | None:
     """The PR/MR number a merge commit message names, if any."""
+    message = Reader.of("message", message, source=source, stream=STREAM, what="commit").text(
+        "message"
+    )
     if not message:
         return None
     match = _PR_NUMBER.search(message)
@@ -65,8 +69,9 @@ def pr_number_from_message(message: str | None) -> int | None:
     return int(next(group for group in match.groups() if group))
 
 
-def repo_from_remote(url: str | None) -> str | None:
+def repo_from_remote(url: str | None, *, source: str = "cicd") -> str | None:
     """'org/name' from a git remote URL (https or scp-like), or None."""
+    url = Reader.of("url", url, source=source, stream=STREAM, what="git remote").text("url")
     if not url:
         return None
     match = _GIT_REMOTE.search(url.strip())
@@ -74,12 +79,16 @@ def repo_from_remote(url: str | None) -> str | None:
 
 
 def change_rows(
-    deployment_source_id: str, repo: str | None, commits: Iterable[tuple[str, str | None]]
+    deployment_source_id: str,
+    repo: str | None,
+    commits: Iterable[tuple[str, str | None]],
+    *,
+    source: str = "cicd",
 ) -> list[Row]:
     """deployment_change rows for (sha, message) pairs, first occurrence of each sha kept."""
     rows: list[Row] = []
     seen: set[str] = set()
-    for sha, message in commits:
+    for sha, message in _commit_pairs(commits, source=source):
         if not sha or sha in seen:
             continue
         seen.add(sha)
@@ -89,10 +98,22 @@ def change_rows(
                 "deployment_source_id": deployment_source_id,
                 "repo": repo,
                 "sha": sha,
-                "pr_number": pr_number_from_message(message),
+                "pr_number": pr_number_from_message(message, source=source),
             }
         )
     return rows
+
+
+def _commit_pairs(commits: Any, *, source: str) -> list[tuple[str | None, str | None]]:
+    """(sha, message) pairs, each checked: a sha and a message, each a string or null."""
+    r = Reader.of("commits", commits, source=source, stream=STREAM, what="deployed commits")
+    pairs = []
+    for index in range(len(r.items("commits"))):
+        pair = f"commits.{index}"
+        if len(r.need_list(pair)) != 2:
+            raise r.drift(pair, "is not a (sha, message) pair")
+        pairs.append((r.text(f"{pair}.0"), r.text(f"{pair}.1")))
+    return pairs
 
 
 # ------------------------------------------------------------------------------------ GitLab
@@ -112,27 +133,25 @@ def gitlab_deployment(
     item: Any, *, source: str, project: str, service: str, rules: DeployRules
 ) -> Row:
     """One GitLab `GET /projects/:id/deployments` item → a deployment row."""
-    r = Reader(item, source=source, stream="deployments", what="GitLab deployment")
+    r = Reader(item, source=source, stream=STREAM, what="GitLab deployment")
     status = str(r.need("status"))
-    deployable = r.get("deployable") or {}
-    job = Reader(deployable, source=source, stream="deployments", what="deployable")
-    ref = r.get("ref")
-    job_name = job.get("name")
-    finished = job.time("finished_at") if deployable else None
+    job = r.child("deployable")
+    ref = r.text("ref")
+    finished = job.time("finished_at")
     if finished is None and GITLAB_STATUS.get(status) != "in_progress":
         finished = r.time("updated_at")
     return {
         "source_id": str(r.need("id")),
         "service": service,
         "repo": project,
-        "environment": rules.environment(r.need("environment.name")),
-        "sha": r.need("sha"),
+        "environment": rules.environment(r.need_text("environment.name")),
+        "sha": r.need_text("sha"),
         "ref": ref,
-        "started_at": (job.time("started_at") if deployable else None) or r.need_time("created_at"),
+        "started_at": job.time("started_at") or r.need_time("created_at"),
         "finished_at": finished,
         "status": GITLAB_STATUS.get(status, "in_progress"),
         "tool": "gitlab",
-        "is_rollback": rules.is_rollback(job_name),
+        "is_rollback": rules.is_rollback(job.text("name")),
         "is_hotfix": rules.is_hotfix(ref, _first_line(job.get("commit.title"))),
         "url": job.get("pipeline.web_url") or job.get("web_url"),
     }
@@ -140,13 +159,11 @@ def gitlab_deployment(
 
 def gitlab_compare_commits(body: Any, *, source: str) -> list[tuple[str, str | None]]:
     """(sha, message) pairs of a GitLab `repository/compare` response."""
-    r = Reader(body, source=source, stream="deployments", what="GitLab compare")
-    commits = r.need("commits")
-    pairs = []
-    for commit in commits:
-        c = Reader(commit, source=source, stream="deployments", what="compare commit")
-        pairs.append((str(c.need("id")), c.get("message") or c.get("title")))
-    return pairs
+    r = Reader(body, source=source, stream=STREAM, what="GitLab compare")
+    return [
+        (str(c.need("id")), c.text("message") or c.text("title"))
+        for c in r.need_objects("commits", "compare commit")
+    ]
 
 
 # ----------------------------------------------------------------------------------- Jenkins
@@ -160,23 +177,40 @@ JENKINS_STATUS = {
 }
 
 
-def jenkins_parameters(build: dict[str, Any]) -> dict[str, Any]:
+def _jenkins_build(build: Any, source: str) -> Reader:
+    return Reader(build, source=source, stream=STREAM, what="Jenkins build")
+
+
+def _actions(build: Reader) -> list[Reader]:
+    """The build's actions (Jenkins lists empty and null entries among them: skipped)."""
+    return build.objects("actions", "action", skip_others=True)
+
+
+def jenkins_parameters(build: dict[str, Any], *, source: str = "cicd") -> dict[str, Any]:
     """The build's parameters (ParametersAction) as name → value."""
+    return _parameters(_jenkins_build(build, source))
+
+
+def _parameters(build: Reader) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for action in build.get("actions") or []:
-        if isinstance(action, dict):
-            for param in action.get("parameters") or []:
-                if isinstance(param, dict) and "name" in param:
-                    found[str(param["name"])] = param.get("value")
+    for action in _actions(build):
+        for param in action.objects("parameters", "parameter", skip_others=True):
+            if "name" in param.obj:
+                found[str(param.obj["name"])] = param.get("value")
     return found
 
 
-def jenkins_build_data(build: dict[str, Any]) -> dict[str, Any]:
+def jenkins_build_data(build: dict[str, Any], *, source: str = "cicd") -> dict[str, Any]:
     """The git plugin's BuildData action (lastBuiltRevision, remoteUrls), or {}."""
-    for action in build.get("actions") or []:
-        if isinstance(action, dict) and "lastBuiltRevision" in action:
+    return _build_data(_jenkins_build(build, source)).obj
+
+
+def _build_data(build: Reader) -> Reader:
+    """The BuildData action as a Reader (an empty one when the build has none)."""
+    for action in _actions(build):
+        if "lastBuiltRevision" in action.obj:
             return action
-    return {}
+    return Reader({}, source=build.source, stream=build.stream, what="Jenkins BuildData")
 
 
 def jenkins_deployment(
@@ -191,54 +225,59 @@ def jenkins_deployment(
     rules: DeployRules,
 ) -> Row:
     """One build of a Jenkins deploy job → a deployment row."""
-    r = Reader(build, source=source, stream="deployments", what="Jenkins build")
-    number = int(r.need("number"))
+    r = _jenkins_build(build, source)
+    number = r.need_integer("number")
     started = r.need_time("timestamp")
     result = r.get("result")
-    duration = r.get("duration")
-    params = jenkins_parameters(r.obj)
-    data = jenkins_build_data(r.obj)
-    revision = data.get("lastBuiltRevision") or {}
-    branches = revision.get("branch") or []
-    ref = branches[0].get("name") if branches and isinstance(branches[0], dict) else None
+    params = _parameters(r)
+    data = _build_data(r)
+    sha = data.text("lastBuiltRevision.SHA1")
+    ref = data.text("lastBuiltRevision.branch.0.name")
     if ref:
         ref = re.sub(r"^(refs/remotes/[^/]+/|origin/)", "", ref)
     status = JENKINS_STATUS.get(str(result), "failure") if result is not None else "in_progress"
-    finished = None
-    if result is not None and isinstance(duration, int | float):
-        finished = started + timedelta(milliseconds=duration)
     rollback_value = params.get(rollback_parameter)
     return {
         "source_id": f"{job}#{number}",
         "service": service,
-        "repo": repo_from_remote((data.get("remoteUrls") or [None])[0]) or repo,
+        "repo": repo_from_remote(data.text("remoteUrls.0"), source=source) or repo,
         "environment": rules.environment(_text(params.get(environment_parameter))),
-        "sha": revision.get("SHA1"),
+        "sha": sha,
         "ref": ref,
         "started_at": started,
-        "finished_at": finished,
+        "finished_at": _jenkins_finished(r, started) if result is not None else None,
         "status": status,
         "tool": "jenkins",
         "is_rollback": str(rollback_value).lower() == "true" or rules.is_rollback(job),
         "is_hotfix": rules.is_hotfix(
-            ref,
-            *(
-                _first_line(msg)
-                for sha, msg in jenkins_commits(r.obj)
-                if sha == revision.get("SHA1")
-            ),
+            ref, *(_first_line(msg) for commit, msg in _commits(r) if commit == sha)
         ),
         "url": r.get("url"),
     }
 
 
-def jenkins_commits(build: dict[str, Any]) -> list[tuple[str, str | None]]:
+def _jenkins_finished(build: Reader, started: datetime) -> datetime | None:
+    """When a finished build ended: its start plus `duration` (milliseconds), if given."""
+    duration = build.number("duration")
+    if duration is None:
+        return None
+    try:
+        return started + timedelta(milliseconds=duration)
+    except OverflowError:
+        raise build.drift("duration", f"is out of range: {duration}") from None
+
+
+def jenkins_commits(build: dict[str, Any], *, source: str = "cicd") -> list[tuple[str, str | None]]:
     """(sha, message) pairs from a build's changeSets, then the built revision if new."""
+    return _commits(_jenkins_build(build, source))
+
+
+def _commits(build: Reader) -> list[tuple[str, str | None]]:
     pairs: list[tuple[str, str | None]] = []
-    for change_set in build.get("changeSets") or []:
-        for item in (change_set or {}).get("items") or []:
-            if isinstance(item, dict) and item.get("commitId"):
-                pairs.append((str(item["commitId"]), item.get("msg")))
+    for change_set in build.objects("changeSets", "change set", skip_others=True):
+        for item in change_set.objects("items", "change", skip_others=True):
+            if item.get("commitId"):
+                pairs.append((str(item.get("commitId")), item.text("msg")))
     return pairs
 
 
@@ -277,42 +316,53 @@ def circleci_deployment(
     rules: DeployRules,
 ) -> Row:
     """One CircleCI deploy job (with its workflow and pipeline) → a deployment row."""
-    r = Reader(job, source=source, stream="deployments", what="CircleCI job")
-    p = Reader(pipeline, source=source, stream="deployments", what="CircleCI pipeline")
+    r = Reader(job, source=source, stream=STREAM, what="CircleCI job")
+    p = _circleci_pipeline(pipeline, source)
+    w = Reader(workflow, source=source, stream=STREAM, what="CircleCI workflow")
     name = str(r.need("name"))
     status = str(r.need("status"))
-    ref = p.get("vcs.branch") or p.get("vcs.tag")
-    slug = str(p.need("project_slug"))
-    number = p.get("number")
-    job_number = r.get("job_number")
-    url = None
-    if number is not None and workflow.get("id"):
-        url = f"https://app.circleci.com/pipelines/{slug}/{number}/workflows/{workflow['id']}"
-        if job_number is not None:
-            url += f"/jobs/{job_number}"
+    ref = p.text("vcs.branch") or p.text("vcs.tag")
     return {
         "source_id": str(r.need("id")),
         "service": service,
-        "repo": repo_from_remote(p.get("vcs.target_repository_url")) or repo,
+        "repo": repo_from_remote(p.text("vcs.target_repository_url"), source=source) or repo,
         "environment": environment,
-        "sha": p.get("vcs.revision"),
+        "sha": p.text("vcs.revision"),
         "ref": ref,
         "started_at": r.time("started_at"),
         "finished_at": r.time("stopped_at"),
         "status": CIRCLECI_STATUS.get(status, "in_progress"),
         "tool": "circleci",
-        "is_rollback": rules.is_rollback(name, str(workflow.get("name") or "")),
-        "is_hotfix": rules.is_hotfix(ref, p.get("vcs.commit.subject")),
-        "url": url,
+        "is_rollback": rules.is_rollback(name, w.text("name") or ""),
+        "is_hotfix": rules.is_hotfix(ref, p.text("vcs.commit.subject")),
+        "url": _circleci_url(r, p, w),
     }
 
 
-def circleci_commit(pipeline: dict[str, Any]) -> list[tuple[str, str | None]]:
+def _circleci_pipeline(pipeline: Any, source: str) -> Reader:
+    return Reader(pipeline, source=source, stream=STREAM, what="CircleCI pipeline")
+
+
+def _circleci_url(job: Reader, pipeline: Reader, workflow: Reader) -> str | None:
+    """The job's page in the CircleCI app (None without a pipeline number or workflow id)."""
+    slug = str(pipeline.need("project_slug"))
+    number = pipeline.get("number")
+    workflow_id = workflow.get("id")
+    if number is None or not workflow_id:
+        return None
+    url = f"https://app.circleci.com/pipelines/{slug}/{number}/workflows/{workflow_id}"
+    job_number = job.get("job_number")
+    return url if job_number is None else f"{url}/jobs/{job_number}"
+
+
+def circleci_commit(
+    pipeline: dict[str, Any], *, source: str = "cicd"
+) -> list[tuple[str, str | None]]:
     """The pipeline's revision as the one commit it shipped (CircleCI has no commit list)."""
-    vcs = pipeline.get("vcs") or {}
-    sha = vcs.get("revision")
+    p = _circleci_pipeline(pipeline, source)
+    sha = p.text("vcs.revision")
     if not sha:
         return []
-    commit = vcs.get("commit") or {}
-    message = "\n".join(part for part in (commit.get("subject"), commit.get("body")) if part)
-    return [(str(sha), message or None)]
+    parts = (p.text("vcs.commit.subject"), p.text("vcs.commit.body"))
+    message = "\n".join(part for part in parts if part)
+    return [(sha, message or None)]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cto_assistant.connectors.payload import Reader, dig
+from cto_assistant.connectors.payload import LIST, Reader, dig
 from cto_assistant.errors import SchemaDriftError
 
 TIMEFRAME_DAYS = {"7d": 7, "30d": 30, "90d": 90}
@@ -32,10 +32,10 @@ STATE_TO_STATUS = {
 }
 
 
-def tag_value(tags: list[Any], key: str) -> str | None:
+def tag_value(tags: list[Any], key: str, *, source: str = "datadog") -> str | None:
     """The value of the first `key:value` tag."""
     prefix = f"{key}:"
-    for tag in tags:
+    for tag in Reader.of("tags", tags, source=source, stream=None, what="tag list").items("tags"):
         if isinstance(tag, str) and tag.startswith(prefix):
             return tag[len(prefix) :]
     return None
@@ -44,68 +44,71 @@ def tag_value(tags: list[Any], key: str) -> str | None:
 def slo(obj: Any, *, source: str) -> dict[str, Any]:
     """A ServiceLevelObjective → slo row (target as a fraction, window in days)."""
     r = Reader(obj, source=source, stream="slos", what="SLO")
-    tags = list(r.get("tags", []))
-    thresholds = r.need("thresholds")
-    if not isinstance(thresholds, list) or not thresholds:
-        raise SchemaDriftError(source, "SLO has no thresholds", stream="slos", field="thresholds")
-    timeframe = r.get("timeframe") or Reader(thresholds[0], source=source, stream="slos").need(
-        "timeframe"
-    )
+    tags = r.items("tags")
+    thresholds = r.need_objects("thresholds", "SLO threshold")
+    if not thresholds:
+        raise r.drift("thresholds", "is empty, expected at least one threshold")
+    timeframe = r.get("timeframe") or thresholds[0].need("timeframe")
     chosen = next((t for t in thresholds if t.get("timeframe") == timeframe), thresholds[0])
-    target = Reader(chosen, source=source, stream="slos", what="SLO threshold").need("target")
     return {
         "source": source,
         "source_id": str(r.need("id")),
-        "service": tag_value(tags, "service"),
+        "service": tag_value(tags, "service", source=source),
         "name": r.need("name"),
-        "target": round(float(target) / 100.0, 6),
+        "target": round(chosen.need_number("target") / 100.0, 6),
         "window_days": TIMEFRAME_DAYS.get(str(timeframe), 30),
-        "sli_type": tag_value(tags, "sli") or r.need("type"),
+        "sli_type": tag_value(tags, "sli", source=source) or r.need("type"),
         "tags": tags,
     }
 
 
 def sli_points(body: Any, *, source: str, slo_id: str) -> list[dict[str, Any]]:
     """An SLO history response → sli_point rows (see the module docstring for the rules)."""
-    data = Reader(
-        Reader(body, source=source, stream="slo_history", what="SLO history").need("data"),
-        source=source,
-        stream="slo_history",
-        what="SLO history data",
-    )
-    series = data.get("series")
-    if series:
-        s = Reader(series, source=source, stream="slo_history", what="SLO history series")
-        times = s.need("times")
-        good = s.need("numerator.values")
-        total = s.need("denominator.values")
-        if not (len(times) == len(good) == len(total)):
-            raise SchemaDriftError(
-                source,
-                f"SLO {slo_id} history series lengths differ",
-                stream="slo_history",
-                field="series.times",
-            )
-        return [
-            _point(source, slo_id, int(at), float(g), float(t))
-            for at, g, t in zip(times, good, total, strict=True)
-            if g is not None and t is not None
-        ]
-    overall = data.get("overall") or {}
-    value = overall.get("sli_value", overall.get("uptime"))
+    history = Reader(body, source=source, stream="slo_history", what=f"SLO {slo_id} history")
+    data = history.need_child("data")
+    if data.get("series"):
+        return _series_points(data.need_child("series"), slo_id)
+    overall = data.child("overall")
+    value = overall.number("sli_value" if "sli_value" in overall.obj else "uptime")
     if value is None:
         return []  # Datadog's no-data case: nothing to say about this window
-    start, end = int(data.need("from_ts")), int(data.need("to_ts"))
+    start, end = int(data.need_number("from_ts")), int(data.need_number("to_ts"))
     total_seconds = float(max(end - start, 1))
-    return [_point(source, slo_id, end * 1000, total_seconds * float(value) / 100.0, total_seconds)]
+    good = total_seconds * value / 100.0
+    return [_point(data, "to_ts", slo_id, end * 1000, good, total_seconds)]
 
 
-def _point(source: str, slo_id: str, at_ms: int, good: float, total: float) -> dict[str, Any]:
+def _series_points(series: Reader, slo_id: str) -> list[dict[str, Any]]:
+    """One point per time of a metric SLO's series (times with a null count are skipped)."""
+    lengths = {
+        len(series.need_list(p)) for p in ("times", "numerator.values", "denominator.values")
+    }
+    if len(lengths) != 1:
+        raise series.drift("times", "and the numerator/denominator values differ in length")
+    points = []
+    for index in range(lengths.pop()):
+        good = series.number(f"numerator.values.{index}")
+        total = series.number(f"denominator.values.{index}")
+        if good is None or total is None:
+            continue
+        at_ms = int(series.need_number(f"times.{index}"))
+        points.append(_point(series, f"times.{index}", slo_id, at_ms, good, total))
+    return points
+
+
+def _point(
+    r: Reader, path: str, slo_id: str, at_ms: int, good: float, total: float
+) -> dict[str, Any]:
+    """One sli_point at epoch milliseconds `at_ms`, read at `path` (out of range → drift)."""
+    try:
+        at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise r.drift(path, f"is out of range for a timestamp: {at_ms}") from None
     return {
-        "source": source,
+        "source": r.source,
         "source_id": f"{slo_id}:{at_ms}",
         "slo_source_id": slo_id,
-        "at": datetime.fromtimestamp(at_ms / 1000, tz=UTC),
+        "at": at,
         "good": good,
         "total": total,
     }
@@ -114,12 +117,12 @@ def _point(source: str, slo_id: str, at_ms: int, good: float, total: float) -> d
 def monitor(obj: Any, *, source: str) -> dict[str, Any]:
     """A Monitor → monitor row (overall_state is the state)."""
     r = Reader(obj, source=source, stream="monitors", what="monitor")
-    tags = list(r.get("tags", []))
+    tags = r.items("tags")
     return {
         "source": source,
         "source_id": str(r.need("id")),
         "name": r.need("name"),
-        "service": tag_value(tags, "service"),
+        "service": tag_value(tags, "service", source=source),
         "type": r.get("type"),
         "state": r.need("overall_state"),
         "priority": r.get("priority"),
@@ -133,17 +136,19 @@ def host(obj: Any, *, source: str) -> dict[str, Any]:
     r = Reader(obj, source=source, stream="hosts", what="host")
     name = r.get("host_name") or r.need("name")
     tags: list[str] = []
-    for values in (r.get("tags_by_source") or {}).values():
-        tags.extend(str(v) for v in values if str(v) not in tags)
+    by_source = r.child("tags_by_source")
+    for origin, values in by_source.obj.items():  # origin names may hold dots: not a path
+        listed = by_source.expect(str(origin), values, LIST) or []
+        tags.extend(str(v) for v in listed if str(v) not in tags)
     host_id = r.get("id") or r.get("aws_id") or name
     up = r.need("up")
     return {
         "source": source,
         "source_id": str(host_id),
         "host": name,
-        "service": tag_value(tags, "service"),
+        "service": tag_value(tags, "service", source=source),
         "status": "up" if up else "down",
-        "cpu_pct": r.get("metrics.cpu"),
+        "cpu_pct": r.number("metrics.cpu"),
         "mem_pct": None,
         "last_reported_at": r.time("last_reported_time"),
         "tags": tags,
@@ -153,10 +158,10 @@ def host(obj: Any, *, source: str) -> dict[str, Any]:
 def incident_users(body: Any) -> dict[str, str]:
     """User id → email (or handle) from a response's `included` users."""
     users: dict[str, str] = {}
-    for item in (body.get("included") or []) if isinstance(body, dict) else []:
+    included = dig(body, "included")
+    for item in included if isinstance(included, list) else []:
         if isinstance(item, dict) and item.get("type") == "users":
-            attrs = item.get("attributes") or {}
-            who = attrs.get("email") or attrs.get("handle")
+            who = dig(item, "attributes.email") or dig(item, "attributes.handle")
             if who:
                 users[str(item.get("id"))] = str(who)
     return users
@@ -174,11 +179,13 @@ def _first(field: Any) -> str | None:
 def incident(obj: Any, *, source: str, users: dict[str, str], site: str) -> dict[str, Any]:
     """A v2 incident → incident row (state active/stable/resolved → triggered/acknowledged/resolved)."""
     r = Reader(obj, source=source, stream="incidents", what="incident")
-    a = Reader(r.need("attributes"), source=source, stream="incidents", what="incident attributes")
-    fields = a.get("fields") or {}
-    state = (a.get("state") or _first(fields.get("state")) or "active").lower()
+    a = r.need_child("attributes")
+    fields = a.child("fields")
+    state = (a.text("state") or _first(fields.get("state")) or "active").lower()
     severity = a.get("severity")
     commander = r.get("relationships.commander_user.data.id")
+    known = Reader.of("users", users, source=source, stream="incidents", what="incident users")
+    by_id = known.child("users").obj
     public_id = a.need("public_id")
     return {
         "source": source,
@@ -193,7 +200,7 @@ def incident(obj: Any, *, source: str, users: dict[str, str], site: str) -> dict
         "triggered_at": a.time("detected") or a.need_time("created"),
         "acknowledged_at": None,
         "resolved_at": a.time("resolved"),
-        "assignee": users.get(str(commander), str(commander)) if commander else None,
+        "assignee": str(by_id.get(str(commander), commander)) if commander else None,
         "caused_by_deployment": None,
         "postmortem_url": None,
         "url": f"https://app.{site}/incidents/{public_id}",

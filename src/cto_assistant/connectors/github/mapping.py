@@ -55,7 +55,7 @@ def repository(
 ) -> Row:
     """A repository row from a repository object and (optionally) its branch protection."""
     r = Reader(obj, source=source, stream=stream, what="repository")
-    properties = r.get("custom_properties", {}) or {}
+    properties = r.child("custom_properties").obj
     required_reviews = None
     if protection is not None:
         p = Reader(protection, source=source, stream=stream, what="branch protection")
@@ -91,10 +91,11 @@ def pull_request(
     state = "open" if r.need("state") == "open" else closed_state
     author = r.get("user.login")
     first_commit = min(
-        (commit_time(c, source=source, stream=stream) for c in commits or []), default=None
+        (commit_time(c, source=source, stream=stream) for c in _nodes(r, "commits", commits)),
+        default=None,
     )
     verdicts = []
-    for review_obj in reviews or []:
+    for review_obj in _nodes(r, "reviews", reviews):
         rv = Reader(review_obj, source=source, stream=stream, what="review")
         verdicts.append((rv.get("user.login"), rv.get("state"), rv.time("submitted_at")))
     first_review, approved = review_milestones(verdicts, author)
@@ -120,6 +121,13 @@ def pull_request(
         "draft": bool(r.get("draft", False)),
         "url": r.get("html_url"),
     }
+
+
+def _nodes(pull: Reader, name: str, nodes: Any) -> list[Any]:
+    """The commits or reviews fetched for a pull request (None: none), checked to be a list."""
+    return Reader.of(name, nodes, source=pull.source, stream=pull.stream, what=pull.label).items(
+        name
+    )
 
 
 def review_milestones(
@@ -198,10 +206,11 @@ def pull_request_node(
     state = "open" if r.need("state") == "OPEN" else closed_state
     author = r.get("author.login")
     first_commit = min(
-        (commit_node_time(c, source=source, stream=stream) for c in commits), default=None
+        (commit_node_time(c, source=source, stream=stream) for c in _nodes(r, "commits", commits)),
+        default=None,
     )
     verdicts = []
-    for review_obj in reviews:
+    for review_obj in _nodes(r, "reviews", reviews):
         rv = Reader(review_obj, source=source, stream=stream, what="review")
         verdicts.append((rv.get("author.login"), rv.get("state"), rv.time("submittedAt")))
     first_review, approved = review_milestones(verdicts, author)
@@ -266,8 +275,11 @@ def commit_node(obj: Any, *, source: str, stream: str, repo: str, pr_number: int
     }
 
 
-def pr_number_from_message(message: str | None) -> int | None:
+def pr_number_from_message(message: str | None, *, source: str = "github") -> int | None:
     """The PR a merge or squash commit came from ("Merge pull request #12", "… (#12)")."""
+    message = Reader.of("message", message, source=source, stream=None, what="commit").text(
+        "message"
+    )
     if not message:
         return None
     match = _PR_NUMBER.search(message)
@@ -339,13 +351,20 @@ def deployment_change(
     }
 
 
+def _statuses(statuses: Any, *, source: str, stream: str) -> list[Reader]:
+    """A deployment's statuses (newest first), each checked to be an object."""
+    listed = Reader.of("statuses", statuses, source=source, stream=stream, what="deployment")
+    return listed.objects("statuses", "deployment status")
+
+
 def deployment_status(
     statuses: list[Any], *, source: str, stream: str
 ) -> tuple[str, datetime | None]:
     """Our status and finish time from a deployment's statuses (newest first)."""
-    if not statuses:
+    listed = _statuses(statuses, source=source, stream=stream)
+    if not listed:
         return "in_progress", None
-    latest = Reader(statuses[0], source=source, stream=stream, what="deployment status")
+    latest = listed[0]
     state = latest.need("state")
     at = latest.time("created_at")
     if state == "success":
@@ -353,7 +372,7 @@ def deployment_status(
     if state in ("failure", "error"):
         return "failure", at
     if state == "inactive":
-        earlier = {Reader(s, source=source, stream=stream).get("state") for s in statuses[1:]}
+        earlier = {s.get("state") for s in listed[1:]}
         return ("success" if "success" in earlier else "cancelled"), at
     return "in_progress", None
 
@@ -371,10 +390,11 @@ def deployment(
     """A deployment row from a deployment object and its statuses (newest first)."""
     r = Reader(obj, source=source, stream=stream, what="deployment")
     status, finished = deployment_status(statuses, source=source, stream=stream)
-    environment = normalize_environment(r.get("environment"), production_environments)
-    url = None
-    if statuses:
-        url = Reader(statuses[0], source=source, stream=stream).get("target_url")
+    environment = normalize_environment(
+        r.text("environment"), production_environments, source=source
+    )
+    listed = _statuses(statuses, source=source, stream=stream)
+    url = listed[0].get("target_url") if listed else None
     return {
         **_base(source, r.need("node_id")),
         "service": service,
@@ -390,12 +410,21 @@ def deployment(
     }
 
 
-def normalize_environment(name: str | None, production_environments: list[str]) -> str | None:
+def normalize_environment(
+    name: str | None, production_environments: list[str], *, source: str = "github"
+) -> str | None:
     """'production' for any configured production name; other names lower-cased."""
-    if not name:
+    given = Reader(
+        {"environment": name, "production_environments": production_environments},
+        source=source,
+        stream=None,
+        what="deployment",
+    )
+    environment = given.text("environment")
+    if not environment:
         return None
-    lowered = name.strip().lower()
-    if lowered in {p.lower() for p in production_environments}:
+    lowered = environment.strip().lower()
+    if lowered in {p.lower() for p in given.texts("production_environments")}:
         return "production"
     return lowered
 
@@ -418,7 +447,7 @@ def workflow_run(
     """A deployment row (tool github_actions) from a workflow run that deploys."""
     r = Reader(obj, source=source, stream=stream, what="workflow run")
     completed = r.get("status") == "completed"
-    status = _RUN_STATUS.get(r.get("conclusion") or "", "failure") if completed else "in_progress"
+    status = _RUN_STATUS.get(r.text("conclusion") or "", "failure") if completed else "in_progress"
     started = r.time("run_started_at") or r.need_time("created_at")
     return {
         **_base(source, r.need("node_id")),
@@ -444,8 +473,9 @@ def _none_strings(value: Any) -> Any:
     return None if value == "None" else value
 
 
-def repo_from_alert_url(url: str | None) -> str | None:
+def repo_from_alert_url(url: str | None, *, source: str = "github") -> str | None:
     """'org/name' from an alert's API URL (…/repos/org/name/…)."""
+    url = Reader.of("url", url, source=source, stream=None, what="alert").text("url")
     if not url:
         return None
     match = re.search(r"/repos/([^/]+/[^/]+)/", url)
@@ -463,18 +493,20 @@ def dependabot_alert(
 ) -> Row:
     """A vulnerability row (scanner dependabot) from a Dependabot alert."""
     r = Reader(_none_strings(obj), source=source, stream=stream, what="dependabot alert")
-    repo = repo or r.get("repository.full_name") or repo_from_alert_url(r.get("url"))
+    repo = (
+        repo or r.get("repository.full_name") or repo_from_alert_url(r.text("url"), source=source)
+    )
     number = r.need("number")
     advisory = Reader(
         r.need("security_advisory"), source=source, stream=stream, what="security advisory"
     )
     vulnerability = r.need("security_vulnerability")
     v = Reader(vulnerability, source=source, stream=stream, what="security vulnerability")
-    identifiers = advisory.get("identifiers", []) or []
-    cves = [i.get("value") for i in identifiers if isinstance(i, dict) and i.get("type") == "CVE"]
+    identifiers = advisory.objects("identifiers", "identifier", skip_others=True)
+    cves = [i.get("value") for i in identifiers if i.get("type") == "CVE"]
     if not cves and advisory.get("cve_id"):
         cves = [advisory.get("cve_id")]
-    cvss = advisory.get("cvss_severities.cvss_v3.score") or advisory.get("cvss.score") or None
+    cvss = advisory.number("cvss_severities.cvss_v3.score") or advisory.number("cvss.score")
     vector = advisory.get("cvss_severities.cvss_v3.vector_string") or advisory.get(
         "cvss.vector_string"
     )
@@ -492,10 +524,10 @@ def dependabot_alert(
         "version": v.get("vulnerable_version_range"),
         "fixed_version": fixed_version,
         "severity": v.get("severity") or advisory.need("severity"),
-        "cvss": float(cvss) if cvss else None,
+        "cvss": cvss or None,
         "cvss_vector": vector,
         "cve_ids": cves,
-        "cwe_ids": [c.get("cwe_id") for c in advisory.get("cwes", []) or [] if isinstance(c, dict)],
+        "cwe_ids": [c.get("cwe_id") for c in advisory.objects("cwes", "CWE", skip_others=True)],
         "epss": advisory.get("epss.percentage"),
         "fixable": fixed_version is not None,
         "first_seen": r.need_time("created_at"),
@@ -510,17 +542,15 @@ def code_scanning_alert(
 ) -> Row:
     """A vulnerability row (scanner code_scanning) from a code-scanning alert."""
     r = Reader(_none_strings(obj), source=source, stream=stream, what="code scanning alert")
-    repo = repo or r.get("repository.full_name") or repo_from_alert_url(r.get("url"))
+    repo = (
+        repo or r.get("repository.full_name") or repo_from_alert_url(r.text("url"), source=source)
+    )
     number = r.need("number")
     rule = Reader(r.need("rule"), source=source, stream=stream, what="code scanning rule")
     severity = rule.get("security_severity_level") or _CODE_SCANNING_LEVELS.get(
-        rule.get("severity") or "", "low"
+        rule.text("severity") or "", "low"
     )
-    cwes = [
-        f"CWE-{m.group(1)}"
-        for tag in rule.get("tags", []) or []
-        if (m := _CWE_TAG.search(str(tag)))
-    ]
+    cwes = [f"CWE-{m.group(1)}" for tag in rule.items("tags") if (m := _CWE_TAG.search(str(tag)))]
     return {
         **_base(source, f"{repo}/code-scanning/{number}"),
         "scanner": "code_scanning",
@@ -542,36 +572,23 @@ def code_scanning_alert(
 
 def sbom_dependencies(obj: Any, *, source: str, stream: str, repo: str) -> list[Row]:
     """Dependency rows from an SPDX SBOM export (`{"sbom": {...}}`); the repo itself is skipped."""
-    doc = Reader(
-        Reader(obj, source=source, stream=stream, what="sbom response").need("sbom"),
-        source=source,
-        stream=stream,
-        what="sbom",
-    )
-    packages = doc.need("packages")
-    direct_ids: set[str] = set()
-    roots = set(doc.get("documentDescribes", []) or [])
-    for rel in doc.get("relationships", []) or []:
-        if rel.get("relationshipType") == "DESCRIBES":
-            roots.add(rel.get("relatedSpdxElement"))
-    for rel in doc.get("relationships", []) or []:
-        if rel.get("relationshipType") == "DEPENDS_ON" and rel.get("spdxElementId") in roots:
-            direct_ids.add(rel.get("relatedSpdxElement"))
+    doc = Reader(obj, source=source, stream=stream, what="sbom response").need_child("sbom")
+    packages = doc.need_objects("packages", "sbom package")
+    roots, direct_ids = _sbom_roots_and_direct(doc)
     rows = []
-    for package in packages:
-        p = Reader(package, source=source, stream=stream, what="sbom package")
-        spdx_id = p.need("SPDXID")
+    for p in packages:
+        spdx_id = p.need_text("SPDXID")
         if spdx_id in roots:
             continue
         purl = next(
             (
-                ref.get("referenceLocator")
-                for ref in p.get("externalRefs", []) or []
+                ref.text("referenceLocator")
+                for ref in p.objects("externalRefs", "external ref")
                 if ref.get("referenceType") == "purl"
             ),
             None,
         )
-        ecosystem, name = _purl_parts(purl) if purl else _name_parts(p.need("name"))
+        ecosystem, name = _purl_parts(purl) if purl else _name_parts(p.need_text("name"))
         if ecosystem == "github":
             continue
         version = p.get("versionInfo")
@@ -586,6 +603,21 @@ def sbom_dependencies(obj: Any, *, source: str, stream: str, repo: str) -> list[
             }
         )
     return rows
+
+
+def _sbom_roots_and_direct(doc: Reader) -> tuple[set[str | None], set[str | None]]:
+    """The SPDX ids the document describes (the repo) and those the roots depend on directly."""
+    roots: set[str | None] = set(doc.texts("documentDescribes"))
+    relationships = doc.objects("relationships", "sbom relationship")
+    for rel in relationships:
+        if rel.get("relationshipType") == "DESCRIBES":
+            roots.add(rel.text("relatedSpdxElement"))
+    direct_ids = {
+        rel.text("relatedSpdxElement")
+        for rel in relationships
+        if rel.get("relationshipType") == "DEPENDS_ON" and rel.text("spdxElementId") in roots
+    }
+    return roots, direct_ids
 
 
 def _purl_parts(purl: str) -> tuple[str, str]:

@@ -17,7 +17,6 @@ from datetime import date
 from typing import Any
 
 from cto_assistant.connectors.payload import Reader
-from cto_assistant.errors import SchemaDriftError
 
 Row = dict[str, Any]
 EPIC_HIERARCHY_LEVEL = 1
@@ -28,43 +27,24 @@ def _date(reader: Reader, path: str) -> date | None:
     return moment.date() if moment else None
 
 
-def _number(reader: Reader, path: str) -> float | None:
-    value = reader.get(path)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise SchemaDriftError(
-            reader.source,
-            f"{reader.what} field '{path}' is not a number",
-            stream=reader.stream,
-            field=path,
-        )
-    try:
-        return float(value)
-    except ValueError as exc:
-        raise SchemaDriftError(
-            reader.source,
-            f"{reader.what} field '{path}' is not a number",
-            stream=reader.stream,
-            field=path,
-        ) from exc
-
-
-def is_epic(issue: Mapping[str, Any]) -> bool:
+def is_epic(issue: Mapping[str, Any], *, source: str = "jira") -> bool:
     """Whether an issue (or a parent stub) is an epic: hierarchy level 1 or the type 'Epic'."""
-    issue_type = (issue.get("fields") or {}).get("issuetype") or {}
-    if issue_type.get("hierarchyLevel") is not None:
-        return bool(issue_type["hierarchyLevel"] == EPIC_HIERARCHY_LEVEL)
-    return str(issue_type.get("name", "")).lower() == "epic"
+    return _is_epic(Reader(issue, source=source, stream="issues", what="issue"))
+
+
+def _is_epic(issue: Reader) -> bool:
+    issue_type = issue.child("fields.issuetype")
+    level = issue_type.get("hierarchyLevel")
+    if level is not None:
+        return bool(level == EPIC_HIERARCHY_LEVEL)
+    return (issue_type.text("name") or "").lower() == "epic"
 
 
 def epic_key_of(reader: Reader, *, epic_link_field: str | None) -> str | None:
     """The epic an issue belongs to: its `parent` when that is an epic, else the epic-link field."""
-    parent = reader.get("fields.parent")
-    if isinstance(parent, dict) and parent.get("key"):
-        parent_type = (parent.get("fields") or {}).get("issuetype")
-        if parent_type is None or is_epic(parent):
-            return str(parent["key"])
+    parent = reader.child("fields.parent")
+    if parent.get("key") and (parent.get("fields.issuetype") is None or _is_epic(parent)):
+        return str(parent.get("key"))
     if epic_link_field:
         link = reader.get(f"fields.{epic_link_field}")
         if isinstance(link, str) and link:
@@ -74,18 +54,18 @@ def epic_key_of(reader: Reader, *, epic_link_field: str | None) -> str | None:
     return None
 
 
+def _teams(project_teams: Any, reader: Reader) -> Mapping[str, Any]:
+    """The configured project key → team key map (None: no map), checked to be one."""
+    settings = Reader.of(
+        "project_teams", project_teams, source=reader.source, stream=reader.stream, what="settings"
+    )
+    return settings.child("project_teams").obj
+
+
 def sprint_ids(reader: Reader, sprint_field: str) -> list[str]:
     """Ids of the sprints an issue is or was in (the Sprint custom field)."""
-    value = reader.get(f"fields.{sprint_field}") or []
-    if not isinstance(value, list):
-        raise SchemaDriftError(
-            reader.source,
-            f"issue field '{sprint_field}' is not a list",
-            stream=reader.stream,
-            field=f"fields.{sprint_field}",
-        )
     found: list[str] = []
-    for item in value:
+    for item in reader.items(f"fields.{sprint_field}"):
         if isinstance(item, dict) and item.get("id") is not None:
             found.append(str(item["id"]))
         elif isinstance(item, str):  # Jira Server's serialized "…[id=37,…]" form
@@ -118,11 +98,11 @@ def ticket(
         "status_category": reader.get("fields.status.statusCategory.key"),
         "priority": reader.get("fields.priority.name"),
         "assignee": assignee.get("accountId") if isinstance(assignee, dict) else None,
-        "team_key": (project_teams or {}).get(project, project),
+        "team_key": _teams(project_teams, reader).get(project, project),
         "project": project,
         "epic_key": epic_key_of(reader, epic_link_field=epic_link_field),
         "sprint_source_ids": sprint_ids(reader, sprint_field),
-        "story_points": _number(reader, f"fields.{story_points_field}"),
+        "story_points": reader.number(f"fields.{story_points_field}"),
         "labels": [str(label) for label in labels] if isinstance(labels, list) else [],
         "created_at": reader.need_time("fields.created"),
         "updated_at": reader.need_time("fields.updated"),
@@ -153,13 +133,14 @@ def transitions(
 ) -> list[Row]:
     """`ticket_transition` rows for the status, Sprint and story-point changes of a changelog."""
     rows: list[Row] = []
-    for history in histories:
-        entry = Reader(history, source=source, stream="issues", what="changelog history")
+    changelog = Reader.of(
+        "histories", histories, source=source, stream="issues", what=f"issue {issue_key} changelog"
+    )
+    for entry in changelog.objects("histories", "changelog history"):
         history_id = str(entry.need("id"))
         at = entry.need_time("created")
         author = entry.get("author.accountId")
-        for raw in entry.get("items", []):
-            item = Reader(raw, source=source, stream="issues", what="changelog item")
+        for item in entry.objects("items", "changelog item"):
             name = _field_name(item, story_points_field, sprint_field)
             if name is None:
                 continue
@@ -188,11 +169,13 @@ def sprint(
 ) -> Row:
     """A `sprint` row from an Agile 1.0 sprint and the board it was listed on."""
     reader = Reader(payload, source=source, stream="sprints", what="sprint")
-    project = (board.get("location") or {}).get("projectKey")
+    listed_on = Reader(board, source=source, stream="sprints", what="board")
+    project = listed_on.text("location.projectKey")
+    teams = _teams(project_teams, reader)
     return {
         "source_id": str(reader.need("id")),
-        "team_key": project_teams.get(project, project) if project else None,
-        "board": board.get("name"),
+        "team_key": teams.get(project, project) if project else None,
+        "board": listed_on.get("name"),
         "name": reader.need("name"),
         "goal": reader.get("goal") or None,
         "state": reader.need("state"),
@@ -213,12 +196,12 @@ def epic(
     reader = Reader(payload, source=source, stream="epics", what="epic")
     key = str(reader.need("key"))
     details = Reader(issue or {"fields": {}}, source=source, stream="epics", what="epic issue")
-    project = details.get("fields.project.key") or key.rsplit("-", 1)[0]
+    project = details.text("fields.project.key") or key.rsplit("-", 1)[0]
     return {
         "source_id": str(reader.need("id")),
         "key": key,
         "name": reader.get("name") or reader.need("summary"),
-        "team_key": project_teams.get(project, project),
+        "team_key": _teams(project_teams, reader).get(project, project),
         "status": details.get("fields.status.name"),
         "done": bool(reader.get("done", False)),
         "due_date": _date(details, "fields.duedate"),

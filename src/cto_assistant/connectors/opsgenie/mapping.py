@@ -60,10 +60,15 @@ def tag_value(tags: list[Any], name: str) -> str | None:
     return None
 
 
-def _after(start: datetime, millis: Any) -> datetime | None:
+def _after(r: Reader, start: datetime, path: str) -> datetime | None:
+    """`start` plus the milliseconds at `path` (None when absent)."""
+    millis = r.number(path)
     if millis is None:
         return None
-    return start + timedelta(milliseconds=int(millis))
+    try:
+        return start + timedelta(milliseconds=int(millis))
+    except OverflowError:
+        raise r.drift(path, f"is out of range: {millis}") from None
 
 
 def incident(
@@ -86,24 +91,22 @@ def incident(
         status = "acknowledged"
     else:
         status = "triggered"
-    tags = r.get("tags", [])
+    tags = r.items("tags")
     return {
         "source": source,
         "source_id": str(r.need("id")),
         "key": incident_number_key(r.need("tinyId"), key_prefix),
         "service": tag_value(tags, "service"),
-        "team_key": team_key(tag_value(tags, "team"), team_keys),
+        "team_key": team_key(tag_value(tags, "team"), team_keys, source=source),
         "title": str(r.get("message") or ""),
-        "severity": severity_from_priority(r.get("priority")),
+        "severity": severity_from_priority(r.text("priority"), source=source),
         "urgency": None,
         "status": status,
         "triggered_at": created,
-        "acknowledged_at": _after(created, r.get("report.ackTime"))
-        if status != "triggered"
-        else None,
-        "resolved_at": _after(created, r.get("report.closeTime")) if status == "resolved" else None,
+        "acknowledged_at": _after(r, created, "report.ackTime") if status != "triggered" else None,
+        "resolved_at": _after(r, created, "report.closeTime") if status == "resolved" else None,
         "assignee": r.get("owner") or r.get("report.acknowledgedBy"),
-        "postmortem_url": postmortem_url(notes),
+        "postmortem_url": postmortem_url(notes, source=source),
     }
 
 

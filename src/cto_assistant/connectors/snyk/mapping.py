@@ -73,16 +73,16 @@ def project_info(item: Any, *, source: str, stream: str | None = "vulnerabilitie
     project_id = str(r.need("id"))
     name = str(r.need("attributes.name"))
     target_name = r.get("relationships.target.data.attributes.display_name")
-    repo = str(target_name) if target_name else repo_from_project_name(name)
+    repo = str(target_name) if target_name else repo_from_project_name(name, source=source)
     tags = {
         str(tag.get("key")): str(tag.get("value"))
-        for tag in r.get("attributes.tags", [])
-        if isinstance(tag, dict) and tag.get("key")
+        for tag in r.objects("attributes.tags", "project tag", skip_others=True)
+        if tag.get("key")
     }
-    lifecycle = r.get("attributes.lifecycle", [])
+    lifecycle = r.items("attributes.lifecycle")
     environment = tags.get("environment") or (str(lifecycle[0]) if lifecycle else None)
-    project_type = r.get("attributes.type")
-    ecosystem = None if project_type in (None, "sast") else str(project_type)
+    project_type = r.text("attributes.type")
+    ecosystem = None if project_type in (None, "sast") else project_type
     return ProjectInfo(
         project_id=project_id,
         repo=repo,
@@ -93,8 +93,9 @@ def project_info(item: Any, *, source: str, stream: str | None = "vulnerabilitie
     )
 
 
-def repo_from_project_name(name: str) -> str | None:
+def repo_from_project_name(name: str, *, source: str = "snyk") -> str | None:
     """'acme/checkout-service(main):pom.xml' → 'acme/checkout-service'."""
+    name = Reader.of("name", name, source=source, stream=None, what="project").need_text("name")
     repo = name.split(":", 1)[0].split("(", 1)[0].strip()
     return repo or None
 
@@ -117,43 +118,19 @@ def vulnerability(
     created = r.need_time("attributes.created_at")
     issue_type = r.get("attributes.type")
 
-    package = version = fixed_version = None
-    fixable_flags: list[bool] = []
-    for coordinate in r.get("attributes.coordinates", []):
-        if not isinstance(coordinate, dict):
-            continue
-        fixable_flags.extend(
-            bool(value)
-            for flag, value in coordinate.items()
-            if flag.startswith("is_fixable_") or flag in ("is_upgradeable", "is_patchable")
-        )
-        for representation in coordinate.get("representations") or []:
-            dependency = (
-                representation.get("dependency") if isinstance(representation, dict) else None
-            )
-            if isinstance(dependency, dict) and package is None:
-                package = dependency.get("package_name")
-                version = dependency.get("package_version")
-        for remedy in coordinate.get("remedies") or []:
-            upgrade = (
-                (remedy.get("details") or {}).get("upgrade_package")
-                if isinstance(remedy, dict)
-                else None
-            )
-            if upgrade and fixed_version is None:
-                fixed_version = str(upgrade).rpartition("@")[2] or None
-
-    cvss, vector = _cvss(r.get("attributes.severities", []))
-    problems = [p for p in r.get("attributes.problems", []) if isinstance(p, dict)]
-    cve_ids = sorted({str(p["id"]) for p in problems if str(p.get("id", "")).startswith("CVE-")})
-    cwe_ids = sorted(
-        {
-            str(c["id"])
-            for c in r.get("attributes.classes", [])
-            if isinstance(c, dict) and str(c.get("id", "")).startswith("CWE-")
-        }
-    )
-    exploit_sources = [str(s) for s in r.get("attributes.exploit_details.sources", [])]
+    coordinates = r.objects("attributes.coordinates", "coordinate", skip_others=True)
+    package, version = _package(coordinates)
+    fixed_version = _fixed_version(coordinates)
+    fixable_flags = [
+        bool(value)
+        for coordinate in coordinates
+        for flag, value in coordinate.obj.items()
+        if flag.startswith("is_fixable_") or flag in ("is_upgradeable", "is_patchable")
+    ]
+    cvss, vector = _cvss(r.objects("attributes.severities", "severity", skip_others=True))
+    cve_ids = _ids(r.objects("attributes.problems", "problem", skip_others=True), "CVE-")
+    cwe_ids = _ids(r.objects("attributes.classes", "class", skip_others=True), "CWE-")
+    exploit_sources = [str(s) for s in r.items("attributes.exploit_details.sources")]
 
     if status == "resolved":
         state = "fixed"
@@ -166,7 +143,7 @@ def vulnerability(
     project_id = r.get("relationships.scan_item.data.id")
     ecosystem = project.ecosystem if project else None
     if ecosystem is None and issue_type == "package_vulnerability":
-        ecosystem = ecosystem_from_key(key)
+        ecosystem = ecosystem_from_key(key, source=source)
     url = None
     if org_id and project_id:
         url = f"{app_url.rstrip('/')}/org/{org_id}/project/{project_id}#issue-{key}"
@@ -190,7 +167,7 @@ def vulnerability(
         "cwe_ids": cwe_ids,
         "in_kev": any(s.upper() == "CISA" for s in exploit_sources),
         "exploit_maturity": exploit_maturity(
-            r.get("attributes.exploit_details.maturity_levels", [])
+            r.items("attributes.exploit_details.maturity_levels"), source=source
         ),
         "fixable": any(fixable_flags) if fixable_flags else None,
         "first_seen": created,
@@ -200,23 +177,50 @@ def vulnerability(
     }
 
 
-def _cvss(severities: list[Any]) -> tuple[float | None, str | None]:
-    scored = [s for s in severities if isinstance(s, dict) and s.get("score") is not None]
+def _package(coordinates: list[Reader]) -> tuple[Any, Any]:
+    """(package, version) of the first dependency the coordinates name a package of."""
+    package = version = None
+    for coordinate in coordinates:
+        for representation in coordinate.objects(
+            "representations", "representation", skip_others=True
+        ):
+            if package is None and isinstance(representation.get("dependency"), dict):
+                package = representation.get("dependency.package_name")
+                version = representation.get("dependency.package_version")
+    return package, version
+
+
+def _fixed_version(coordinates: list[Reader]) -> str | None:
+    """The version of the first upgrade a remedy proposes ('name@version' → 'version')."""
+    for coordinate in coordinates:
+        for remedy in coordinate.objects("remedies", "remedy", skip_others=True):
+            upgrade = remedy.child("details").get("upgrade_package")
+            if upgrade and (version := str(upgrade).rpartition("@")[2]):
+                return version
+    return None
+
+
+def _ids(entries: list[Reader], prefix: str) -> list[str]:
+    """The sorted distinct ids with `prefix` (CVE-, CWE-) of problems or classes."""
+    return sorted({str(e.get("id")) for e in entries if str(e.get("id", "")).startswith(prefix)})
+
+
+def _cvss(severities: list[Reader]) -> tuple[float | None, str | None]:
+    scored = [s for s in severities if s.get("score") is not None]
     if not scored:
         return None, None
-    for wanted in CVSS_SOURCE_ORDER:
-        for entry in scored:
-            if entry.get("source") == wanted:
-                return float(entry["score"]), entry.get("vector")
-    return float(scored[0]["score"]), scored[0].get("vector")
+    chosen = next(
+        (e for wanted in CVSS_SOURCE_ORDER for e in scored if e.get("source") == wanted), scored[0]
+    )
+    return chosen.need_number("score"), chosen.get("vector")
 
 
-def exploit_maturity(levels: list[Any]) -> str | None:
+def exploit_maturity(levels: list[Any], *, source: str = "snyk") -> str | None:
     """Snyk maturity levels → none/unproven/poc/functional/mature (CVSSv3 wording first)."""
+    listed = Reader.of("maturity_levels", levels, source=source, stream=None, what="issue")
     by_format = {
         str(level.get("format")): str(level.get("level", ""))
-        for level in levels
-        if isinstance(level, dict)
+        for level in listed.objects("maturity_levels", "maturity level", skip_others=True)
     }
     for fmt in ("CVSSv3", "CVSSv4"):
         if fmt in by_format:
@@ -227,9 +231,11 @@ def exploit_maturity(levels: list[Any]) -> str | None:
     return None
 
 
-def ecosystem_from_key(key: str) -> str | None:
+def ecosystem_from_key(key: str, *, source: str = "snyk") -> str | None:
     """'SNYK-PYTHON-PILLOW-5918878' → 'pip'."""
-    parts = key.split("-")
+    parts = (
+        Reader.of("key", key, source=source, stream=None, what="issue").need_text("key").split("-")
+    )
     if len(parts) < 3 or parts[0] != "SNYK":
         return None
     return ECOSYSTEM_BY_KEY.get(parts[1])

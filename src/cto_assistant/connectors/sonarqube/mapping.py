@@ -37,19 +37,19 @@ def snapshot_id(project_key: str, at: datetime) -> str:
 
 def metric_value(metric: str, raw: Any, *, source: str, stream: str) -> Any:
     """A measure's string value converted to its column type (None stays None)."""
-    if raw is None or raw == "":
-        return None
-    kind = METRICS[metric][1]
-    try:
-        number = float(raw)
-    except (TypeError, ValueError):
+    if not isinstance(metric, str) or metric not in METRICS:
         raise SchemaDriftError(
             source,
-            f"measure {metric} is not a number: {str(raw)[:20]!r}",
+            f"measure {str(metric)[:40]!r} is not a metric we map",
             stream=stream,
-            field="value",
-        ) from None
-    return int(number) if kind is int else number
+            field="metric",
+        )
+    number = Reader.of("value", raw, source=source, stream=stream, what=f"measure {metric}").number(
+        "value"
+    )
+    if number is None:
+        return None
+    return int(number) if METRICS[metric][1] is int else number
 
 
 def snapshot(
@@ -60,8 +60,13 @@ def snapshot(
     values: Mapping[str, Any],
     quality_gate: str | None = None,
     include_gate: bool = True,
+    source: str = "sonarqube",
 ) -> Row:
     """A quality_snapshot row from metric key → converted value."""
+    measures = Reader.of(
+        "values", values, source=source, stream=None, what=f"project {project_key}"
+    )
+    values = measures.child("values").obj
     row: Row = {
         "source_id": snapshot_id(project_key, at),
         "repo": repo,
@@ -78,10 +83,9 @@ def snapshot(
 def component_measures(body: Any, *, source: str, stream: str) -> dict[str, Any]:
     """Metric key → value from `api/measures/component` (metrics we do not map are skipped)."""
     r = Reader(body, source=source, stream=stream, what="measures/component response")
-    component = Reader(r.need("component"), source=source, stream=stream, what="component")
+    component = r.need_child("component")
     values: dict[str, Any] = {}
-    for measure in component.need("measures"):
-        m = Reader(measure, source=source, stream=stream, what="measure")
+    for m in component.need_objects("measures", "measure"):
         metric = str(m.need("metric"))
         if metric in METRICS:
             values[metric] = metric_value(metric, m.get("value"), source=source, stream=stream)
@@ -99,13 +103,12 @@ def history_by_date(
 ) -> dict[datetime, dict[str, Any]]:
     """Analysis date → metric → value, merged across `api/measures/search_history` pages."""
     found: dict[datetime, dict[str, Any]] = {}
-    for body in pages:
+    listed = Reader.of("pages", pages, source=source, stream=stream, what="search_history")
+    for body in listed.items("pages"):
         r = Reader(body, source=source, stream=stream, what="search_history response")
-        for measure in r.need("measures"):
-            m = Reader(measure, source=source, stream=stream, what="measure history")
+        for m in r.need_objects("measures", "measure history"):
             metric = str(m.need("metric"))
-            for point in m.need("history"):
-                p = Reader(point, source=source, stream=stream, what="history point")
+            for p in m.need_objects("history", "history point"):
                 at = p.need_time("date")
                 values = found.setdefault(at, {})
                 raw = p.get("value")

@@ -42,18 +42,16 @@ def inventory_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[PackageRef]:
     return sorted(seen, key=lambda p: (p.ecosystem, p.name, p.version or ""))
 
 
-def _date(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.combine(date.fromisoformat(str(value)[:10]), datetime.min.time(), tzinfo=UTC)
+def _midnight(day: date | None) -> datetime | None:
+    """The start of a day in UTC (advisories are published on dates)."""
+    return None if day is None else datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
 def kev_entries(body: Any, *, source: str) -> list[dict[str, Any]]:
     """The KEV catalogue → advisory rows (feed 'kev', kev=True)."""
     catalogue = Reader(body, source=source, stream="kev", what="KEV catalogue")
     rows = []
-    for entry in catalogue.need("vulnerabilities"):
-        r = Reader(entry, source=source, stream="kev", what="KEV entry")
+    for r in catalogue.need_objects("vulnerabilities", "KEV entry"):
         cve = str(r.need("cveID"))
         rows.append(
             {
@@ -62,7 +60,7 @@ def kev_entries(body: Any, *, source: str) -> list[dict[str, Any]]:
                 "feed": "kev",
                 "title": r.get("vulnerabilityName"),
                 "summary": r.get("shortDescription"),
-                "published": _date(r.need("dateAdded")),
+                "published": _midnight(r.need_day("dateAdded")),
                 "modified": None,
                 "cve_ids": [cve],
                 "affected": [],
@@ -107,7 +105,7 @@ def parse_epss(content: bytes, *, source: str) -> EpssScores:
             stream="epss",
             field="cve,epss,percentile",
         )
-    scores = {row["cve"]: (float(row["epss"]), float(row["percentile"])) for row in reader}
+    scores = _scores(reader, source)
     return EpssScores(
         score_date=meta.get("score_date", "")[:10],
         model_version=meta.get("model_version", ""),
@@ -115,9 +113,33 @@ def parse_epss(content: bytes, *, source: str) -> EpssScores:
     )
 
 
+def _score_day(score_date: str) -> date | None:
+    """The EPSS score date ('' when the file did not say; not a date → None)."""
+    try:
+        return date.fromisoformat(score_date[:10]) if score_date else None
+    except ValueError:
+        return None
+
+
+def _scores(rows: csv.DictReader[str], source: str) -> dict[str, tuple[float, float]]:
+    """CVE → (epss, percentile) of the CSV rows; a row without two numbers is schema drift."""
+    scores = {}
+    for row in rows:
+        try:
+            scores[row["cve"]] = (float(row["epss"]), float(row["percentile"]))
+        except (TypeError, ValueError):
+            raise SchemaDriftError(
+                source,
+                f"EPSS CSV line {rows.line_num}: epss/percentile is not a number: {row}"[:200],
+                stream="epss",
+                field="epss,percentile",
+            ) from None
+    return scores
+
+
 def epss_rows(scores: EpssScores, cves: Iterable[str], *, source: str) -> Iterator[dict[str, Any]]:
     """Advisory rows (feed 'epss') carrying the score of each CVE in `cves` that has one."""
-    published = _date(scores.score_date)
+    published = _midnight(_score_day(scores.score_date))
     for cve in sorted(set(cves)):
         found = scores.scores.get(cve)
         if found is None:
@@ -141,34 +163,24 @@ def epss_rows(scores: EpssScores, cves: Iterable[str], *, source: str) -> Iterat
         }
 
 
-def objects(value: Any, *, field: str, source: str = "threat_intel") -> list[dict[str, Any]]:
-    """A list of JSON objects (absent → empty); anything else is schema drift naming the field."""
-    if value in (None, ""):
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise SchemaDriftError(
-            source, f"OSV '{field}' is not a list of objects", stream="osv", field=field
-        )
-    return value
-
-
-def flat_ranges(ranges: Any) -> list[dict[str, str]]:
+def flat_ranges(ranges: Any, *, source: str = "threat_intel") -> list[dict[str, str]]:
     """OSV `ranges[].events` (introduced / fixed / last_affected, in order) → flat bounds.
 
     Each `introduced` opens a bound that the next `fixed` or `last_affected` closes; an open
     bound at the end means every later version is affected.
     """
     bounds: list[dict[str, str]] = []
-    for rng in objects(ranges, field="affected.ranges"):
+    listed = Reader.of("ranges", ranges, source=source, stream="osv", what="OSV affected package")
+    for rng in listed.objects("ranges", "OSV range"):
         current: dict[str, str] | None = None
-        for event in objects(rng.get("events"), field="affected.ranges.events"):
-            if "introduced" in event:
+        for event in rng.objects("events", "OSV range event"):
+            if "introduced" in event.obj:
                 if current is not None:
                     bounds.append(current)
-                current = {"introduced": str(event["introduced"])}
+                current = {"introduced": str(event.obj["introduced"])}
             for kind in ("fixed", "last_affected"):
-                if kind in event:
-                    bounds.append({**(current or {"introduced": "0"}), kind: str(event[kind])})
+                if kind in event.obj:
+                    bounds.append({**(current or {"introduced": "0"}), kind: str(event.obj[kind])})
                     current = None
         if current is not None:
             bounds.append(current)
@@ -179,37 +191,16 @@ def osv_advisory(obj: Any, *, source: str) -> dict[str, Any]:
     """An OSV record → advisory row (feed 'osv') with its affected packages."""
     r = Reader(obj, source=source, stream="osv", what="OSV record")
     vuln_id = str(r.need("id"))
-    aliases = list(r.get("aliases", []))
-    cves = sorted({a for a in [vuln_id, *aliases] if str(a).startswith("CVE-")})
-    affected = []
-    for item in objects(r.get("affected"), field="affected"):
-        package = item.get("package") or {}
-        if not isinstance(package, dict):
-            raise SchemaDriftError(
-                source,
-                "OSV 'affected.package' is not an object",
-                stream="osv",
-                field="affected.package",
-            )
-        entry: dict[str, Any] = {
-            "ecosystem": package.get("ecosystem"),
-            "package": package.get("name"),
-            "ranges": flat_ranges(item.get("ranges") or []),
-        }
-        versions = item.get("versions")
-        if versions:
-            if not isinstance(versions, list):
-                raise SchemaDriftError(
-                    source,
-                    "OSV 'affected.versions' is not a list",
-                    stream="osv",
-                    field="affected.versions",
-                )
-            entry["versions"] = [str(v) for v in versions]
-        affected.append(entry)
+    aliases = r.items("aliases")
+    cves = sorted({str(a) for a in [vuln_id, *aliases] if str(a).startswith("CVE-")})
     severity = SEVERITIES.get(str(r.get("database_specific.severity", "")).upper())
     url = next(
-        (ref.get("url") for ref in r.get("references", []) if ref.get("type") == "ADVISORY"), None
+        (
+            ref.get("url")
+            for ref in r.objects("references", "reference")
+            if ref.get("type") == "ADVISORY"
+        ),
+        None,
     )
     return {
         "source": source,
@@ -220,7 +211,7 @@ def osv_advisory(obj: Any, *, source: str) -> dict[str, Any]:
         "published": r.time("published"),
         "modified": r.need_time("modified"),
         "cve_ids": cves,
-        "affected": affected,
+        "affected": [_affected(item) for item in r.objects("affected", "OSV affected package")],
         "vendor_project": None,
         "product": None,
         "kev": False,
@@ -228,6 +219,20 @@ def osv_advisory(obj: Any, *, source: str) -> dict[str, Any]:
         "severity": severity,
         "url": url or f"https://osv.dev/vulnerability/{vuln_id}",
     }
+
+
+def _affected(item: Reader) -> dict[str, Any]:
+    """One `affected` entry: ecosystem, package, flat version ranges, listed versions."""
+    package = item.child("package")
+    entry: dict[str, Any] = {
+        "ecosystem": package.get("ecosystem"),
+        "package": package.get("name"),
+        "ranges": flat_ranges(item.get("ranges") or [], source=item.source),
+    }
+    versions = item.items("versions") if item.get("versions") else []
+    if versions:
+        entry["versions"] = [str(v) for v in versions]
+    return entry
 
 
 def enrich_vulnerabilities(
