@@ -14,6 +14,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIGURES = REPO_ROOT / "build" / "reliability" / "figures.json"
 TARGET = REPO_ROOT / "docs" / "RELIABILITY.md"
+BENCH_REPORT = REPO_ROOT / "benchmarks" / "results" / "report.json"
 
 
 def render(figures: dict[str, Any]) -> str:
@@ -103,6 +104,7 @@ def render(figures: dict[str, Any]) -> str:
         f"({load.get('requests', '?')} requests).",
         "- Server, load generator and sync share one process (and the GIL) on the test machine: ",
         "  a floor, not a capacity figure.",
+        *large_world_load(),
         "",
         "## Dependencies",
         "",
@@ -112,6 +114,24 @@ def render(figures: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def large_world_load() -> list[str]:
+    """The load figure `make bench` measured on the large world, when its report exists."""
+    if not BENCH_REPORT.exists():
+        return ["- Large world: run `make bench` (benchmarks/bench_load.py) for its figure."]
+    bench = json.loads(BENCH_REPORT.read_text())
+    load = bench.get("load")
+    if not load:
+        return ["- Large world: the last `make bench` skipped the load part."]
+    during = load.get("import_during_load", {})
+    return [
+        f"- Large world (`make bench`, {bench.get('ran_at', '?')}): {load['users']} users against a "
+        f"live uvicorn server for {load['seconds']} s while a {during.get('rows', 0):,}-row FOCUS "
+        f"import wrote to the same store: **{load['requests_per_second']} requests/s**, p50 "
+        f"{load['p50_ms']} ms, **p95 {load['p95_ms']} ms**, **{load['errors']} errors** "
+        f"({load['requests']:,} requests).",
+    ]
 
 
 def main() -> int:
