@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cto_assistant.analytics.slo import WORKBOOK_RULES, SliPoint, burn_factor, evaluate
+from cto_assistant.analytics.slo import (
+    WORKBOOK_RULES,
+    SliPoint,
+    as_dict,
+    burn_factor,
+    evaluate,
+    evaluate_sums,
+    window_end,
+    window_sums,
+    windows,
+)
 
 NOW = datetime(2026, 3, 18, 12, tzinfo=UTC)
 TARGET = 0.999
@@ -98,3 +109,23 @@ def test_budget_and_exhaustion() -> None:
 
 def test_no_points_is_no_data() -> None:
     assert run([]).status == "no_data"
+
+
+def test_sums_evaluate_like_points_and_dict_like_asdict() -> None:
+    pts = points(20, bad_before=5)
+    spans = windows(30)
+    sums = window_sums(pts, now=NOW, spans=spans)
+    assert sums is not None and set(sums.events) == spans
+    from_sums = evaluate_sums(
+        name="api availability", service="api", target=TARGET, window_days=30, sums=sums, now=NOW
+    )
+    assert from_sums == run(pts)
+    assert as_dict(from_sums) == asdict(from_sums)
+
+
+def test_windows_end_at_the_newest_bucket_end_not_after_now() -> None:
+    newest = NOW - timedelta(hours=2)
+    assert window_end(newest, newest - timedelta(hours=1), NOW) == NOW - timedelta(hours=1)
+    assert window_end(newest, None, NOW) == newest + timedelta(minutes=5)
+    assert window_end(newest, newest, NOW) == newest  # two buckets at one moment: no width
+    assert window_end(NOW - timedelta(minutes=1), NOW - timedelta(minutes=6), NOW) == NOW

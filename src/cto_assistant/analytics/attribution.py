@@ -25,7 +25,7 @@ names the service, the region and the tags that the rows share.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cto_assistant.analytics.cost import change_ratio, money, short_service
@@ -45,6 +45,27 @@ class CostRow:
     def change(self) -> float:
         """Current - previous."""
         return self.current - self.previous
+
+
+@dataclass(frozen=True, slots=True)
+class CostTable:
+    """Cost rows by column (many rows, few objects): each dimension's values, the previous and
+    current amounts, and the row at a position (built only for the drivers' top rows)."""
+
+    columns: Mapping[str, Sequence[str | None]]
+    previous: Sequence[float]
+    current: Sequence[float]
+    row: Callable[[int], CostRow]
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[CostRow], dimensions: Sequence[str]) -> CostTable:
+        """The table of some rows."""
+        return cls(
+            columns={name: [row.dims.get(name) for row in rows] for name in dimensions},
+            previous=[row.previous for row in rows],
+            current=[row.current for row in rows],
+            row=rows.__getitem__,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +104,7 @@ class Attribution:
 
 
 def attribute(
-    rows: Iterable[CostRow],
+    rows: Iterable[CostRow] | CostTable,
     *,
     dimensions: Sequence[str],
     max_depth: int = 3,
@@ -94,32 +115,35 @@ def attribute(
     beam: int = 12,
 ) -> Attribution:
     """Find the smallest set of focused slices that explains most of the change."""
-    remaining = list(rows)
-    previous_total = sum(row.previous for row in remaining)
-    current_total = sum(row.current for row in remaining)
+    table = rows if isinstance(rows, CostTable) else CostTable.of_rows(list(rows), dimensions)
+    changes = [now - before for before, now in zip(table.previous, table.current, strict=True)]
+    remaining = list(range(len(changes)))  # rows by position
+    previous_total = sum(table.previous)
+    current_total = sum(table.current)
     change = current_total - previous_total
     sign = 1.0 if change >= 0 else -1.0
     rate = change / previous_total if previous_total else 0.0
     drivers: list[Driver] = []
     explained = 0.0
+    search = _Search(table.columns, changes, table.previous, dimensions, sign)
     while remaining and len(drivers) < max_drivers:
-        best = _best_slice(remaining, dimensions, sign, max_depth, focus, beam)
+        best = search.best_slice(remaining, max_depth, focus, beam)
         if best is None:
             break
         conditions, members = best
-        slice_change = sum(row.change for row in members)
+        slice_change = sum(changes[i] for i in members)
         # a driver must move more than its share of spend would: excess over a proportional rise
-        proportional = sum(row.previous for row in members) * rate
+        proportional = sum(table.previous[i] for i in members) * rate
         if _r(sign * (slice_change - proportional)) < _r(min_share * abs(change)):
             break
         if _r(sign * slice_change) <= 0 or (
             change != 0 and _r(sign * slice_change) < _r(min_share * abs(change))
         ):
             break
-        drivers.append(_driver(conditions, members, dimensions, change))
+        drivers.append(_driver(conditions, members, table, changes, dimensions, change))
         explained += slice_change
-        member_ids = {id(row) for row in members}
-        remaining = [row for row in remaining if id(row) not in member_ids]
+        taken = set(members)
+        remaining = [i for i in remaining if i not in taken]
         if change != 0 and explained / change >= target_share:
             break
     return Attribution(
@@ -141,75 +165,109 @@ def _r(amount: float) -> float:
 
 
 Conditions = tuple[tuple[str, str | None], ...]
+Members = tuple[int, ...]  # positions of rows
 
 
-def _best_slice(
-    rows: list[CostRow],
-    dimensions: Sequence[str],
-    sign: float,
-    max_depth: int,
-    focus: float,
-    beam: int,
-) -> tuple[dict[str, str | None], list[CostRow]] | None:
-    seen: dict[Conditions, tuple[float, float, list[CostRow]]] = {}
-    member_sets: set[frozenset[int]] = set()
-    frontier: list[tuple[Conditions, list[CostRow]]] = [((), rows)]
-    best_change = 0.0
-    for _depth in range(max_depth):
-        children: dict[Conditions, list[CostRow]] = {}
+@dataclass(frozen=True, slots=True)
+class _Search:
+    """The slice search over rows by position (every member tuple holds ascending positions,
+    so two slices have the same rows exactly when their tuples are equal; tuples of ints,
+    unlike lists, also leave the garbage collector's oldest generation alone)."""
+
+    columns: Mapping[str, Sequence[str | None]]
+    changes: Sequence[float]
+    previous: Sequence[float]
+    dimensions: Sequence[str]
+    sign: float
+
+    def best_slice(
+        self, rows: list[int], max_depth: int, focus: float, beam: int
+    ) -> tuple[dict[str, str | None], Members] | None:
+        """The most focused slice of `rows` carrying nearly the largest change, and its rows."""
+        seen: dict[Conditions, tuple[float, float, Members]] = {}
+        member_sets = _MemberSets()
+        frontier: list[tuple[Conditions, Members]] = [((), tuple(rows))]
+        best_change = 0.0
+        for _depth in range(max_depth):
+            children = self._children(frontier, seen, member_sets)
+            if not children:
+                break
+            for key, members in children.items():
+                change = _r(self.sign * sum(map(self.changes.__getitem__, members)))
+                previous = _r(sum(map(self.previous.__getitem__, members)))
+                seen[key] = (change, previous, members)
+            best_change = max(change for change, _, _ in seen.values())
+            if best_change <= 0:
+                return None
+            # refine the most focused slices that can still win (a child never carries more)
+            contenders = sorted(
+                (
+                    (previous, _conditions_text(key), key)
+                    for key, (change, previous, _) in _children_scores(children, seen)
+                    if change >= _r(focus * best_change)
+                ),
+            )
+            frontier = [(key, children[key]) for _, _, key in contenders[:beam]]
+        if not seen or best_change <= 0:
+            return None
+        qualifying = [
+            (previous, -len(key), _conditions_text(key), key)
+            for key, (change, previous, _) in seen.items()
+            if change >= _r(focus * best_change)
+        ]
+        qualifying.sort()
+        winner = qualifying[0][3]
+        return dict(winner), seen[winner][2]
+
+    def _children(
+        self,
+        frontier: list[tuple[Conditions, Members]],
+        seen: dict[Conditions, tuple[float, float, Members]],
+        member_sets: _MemberSets,
+    ) -> dict[Conditions, Members]:
+        """The frontier's slices refined by one more condition (new row sets only)."""
+        children: dict[Conditions, Members] = {}
         for conditions, members in frontier:
             used = {name for name, _ in conditions}
-            for dimension in dimensions:
+            for dimension in self.dimensions:
                 if dimension in used:
                     continue
-                groups: dict[str | None, list[CostRow]] = defaultdict(list)
-                for row in members:
-                    groups[row.dims.get(dimension)].append(row)
+                groups: dict[str | None, list[int]] = defaultdict(list)
+                column = self.columns[dimension]
+                for index in members:
+                    groups[column[index]].append(index)
                 if len(groups) < 2 and conditions:
                     continue  # the condition adds nothing: every row already has this value
-                for value, group in groups.items():
+                for value, found in groups.items():
                     key = tuple(sorted((*conditions, (dimension, value)), key=_condition_key))
                     if key in children or key in seen:
                         continue
-                    identity = frozenset(id(row) for row in group)
-                    if identity in member_sets:
+                    group = tuple(found)
+                    if not member_sets.add(group):
                         continue  # the same rows under other words: one description is enough
-                    member_sets.add(identity)
                     children[key] = group
-        if not children:
-            break
-        for key, members in children.items():
-            change = _r(sign * sum(row.change for row in members))
-            previous = _r(sum(row.previous for row in members))
-            seen[key] = (change, previous, members)
-        best_change = max(change for change, _, _ in seen.values())
-        if best_change <= 0:
-            return None
-        # refine the most focused slices that can still win (a child never carries more)
-        contenders = sorted(
-            (
-                (previous, _conditions_text(key), key)
-                for key, (change, previous, _) in _children_scores(children, seen)
-                if change >= _r(focus * best_change)
-            ),
-        )
-        frontier = [(key, children[key]) for _, _, key in contenders[:beam]]
-    if not seen or best_change <= 0:
-        return None
-    qualifying = [
-        (previous, -len(key), _conditions_text(key), key)
-        for key, (change, previous, _) in seen.items()
-        if change >= _r(focus * best_change)
-    ]
-    qualifying.sort()
-    winner = qualifying[0][3]
-    return dict(winner), seen[winner][2]
+        return children
+
+
+class _MemberSets:
+    """Sets of row positions seen so far, keyed cheaply by (size, first, last)."""
+
+    def __init__(self) -> None:
+        self._by_ends: dict[tuple[int, int, int], list[Members]] = {}
+
+    def add(self, members: Members) -> bool:
+        """Record `members` (ascending positions); False when the same set was seen before."""
+        same_ends = self._by_ends.setdefault((len(members), members[0], members[-1]), [])
+        if members in same_ends:
+            return False
+        same_ends.append(members)
+        return True
 
 
 def _children_scores(
-    children: dict[Conditions, list[CostRow]],
-    seen: dict[Conditions, tuple[float, float, list[CostRow]]],
-) -> list[tuple[Conditions, tuple[float, float, list[CostRow]]]]:
+    children: dict[Conditions, Members],
+    seen: dict[Conditions, tuple[float, float, Members]],
+) -> list[tuple[Conditions, tuple[float, float, Members]]]:
     """The scores of this level's new slices."""
     return [(key, seen[key]) for key in children]
 
@@ -224,20 +282,22 @@ def _conditions_text(conditions: Conditions) -> str:
 
 def _driver(
     conditions: dict[str, str | None],
-    members: list[CostRow],
+    members: Members,
+    table: CostTable,
+    changes: Sequence[float],
     dimensions: Sequence[str],
     total_change: float,
 ) -> Driver:
-    previous = sum(row.previous for row in members)
-    current = sum(row.current for row in members)
+    previous = sum(table.previous[i] for i in members)
+    current = sum(table.current[i] for i in members)
     shared: dict[str, str | None] = {}
     for dimension in dimensions:
-        values = {row.dims.get(dimension) for row in members}
+        column = table.columns[dimension]
+        values = {column[i] for i in members}
         if len(values) == 1:
             (value,) = values
             if value is not None:
                 shared[dimension] = value
-    top = sorted(members, key=lambda row: (-abs(row.change), sorted(map(str, row.dims.items()))))
     return Driver(
         conditions=conditions,
         shared=shared,
@@ -247,8 +307,23 @@ def _driver(
         change_pct=change_ratio(current, previous),
         share_of_change=(current - previous) / total_change if total_change else None,
         rows=len(members),
-        top_rows=top[:5],
+        top_rows=_top_rows(members, table, changes, 5),
     )
+
+
+def _top_rows(
+    members: Members, table: CostTable, changes: Sequence[float], count: int
+) -> list[CostRow]:
+    """The `count` rows that changed most (ties: by their dimension values), building rows only
+    for those that can make the cut: every row changing at least as much as the count-th."""
+    by_change = sorted(members, key=lambda i: -abs(changes[i]))
+    if len(by_change) > count:
+        cut = abs(changes[by_change[count - 1]])
+        by_change = [i for i in by_change if abs(changes[i]) >= cut]
+    rows = [table.row(i) for i in by_change]
+    return sorted(rows, key=lambda row: (-abs(row.change), sorted(map(str, row.dims.items()))))[
+        :count
+    ]
 
 
 _TAG_ORDER = ("project", "team", "env")

@@ -13,14 +13,18 @@ Definitions (docs/metrics/operations.md):
   windows get their own factors (a 7-day SLO pages at 3.36x over 1h);
 - exhaustion: at the current burn (the 1-hour burn rate), the remaining budget lasts
   remaining x window / burn.
+
+Everything is computed from good/total sums per window (`evaluate_sums`), so the store can sum
+in SQL; `evaluate` sums SLI points in Python first and shares that code path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 TOLERANCE = 1e-9  # a burn rate equal to its factor (up to float rounding) fires
 
@@ -95,6 +99,17 @@ class SloStatus:
     reason: str = ""
 
 
+_STATUS_FIELDS = tuple(f.name for f in fields(SloStatus))
+_ALERT_FIELDS = tuple(f.name for f in fields(AlertState))
+
+
+def as_dict(status: SloStatus) -> dict[str, Any]:
+    """`dataclasses.asdict(status)` without its deep copies (every field is immutable)."""
+    found = {name: getattr(status, name) for name in _STATUS_FIELDS}
+    found["alerts"] = [{name: getattr(a, name) for name in _ALERT_FIELDS} for a in status.alerts]
+    return found
+
+
 def _label(window: timedelta) -> str:
     minutes = int(window.total_seconds() // 60)
     if minutes % (24 * 60) == 0:
@@ -104,27 +119,70 @@ def _label(window: timedelta) -> str:
     return f"{minutes}m"
 
 
-def bucket_width(points: Sequence[SliPoint]) -> timedelta:
-    """The width of the newest bucket (the gap between the two newest points, 5 min default)."""
-    if len(points) < 2:
-        return timedelta(minutes=5)
-    newest = sorted(points, key=lambda p: p.at)[-2:]
-    return newest[1].at - newest[0].at
+DEFAULT_BUCKET = timedelta(minutes=5)  # the width of a lone bucket
+CURRENT_BURN_WINDOW = timedelta(hours=1)  # the burn the exhaustion date is projected at
+
+Events = tuple[float, float]  # good and total events
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSums:
+    """Good and total events per window (see `windows`), every window ending at `as_of`."""
+
+    as_of: datetime
+    events: Mapping[timedelta, Events]
+
+
+def windows(window_days: int, rules: Sequence[AlertRule] = WORKBOOK_RULES) -> frozenset[timedelta]:
+    """Every window an evaluation sums events over: the SLO window, the rules' and 1 hour."""
+    found = {timedelta(days=window_days), CURRENT_BURN_WINDOW}
+    for rule in rules:
+        found.update((rule.long_window, rule.short_window))
+    return frozenset(found)
+
+
+def window_end(newest: datetime, previous: datetime | None, now: datetime) -> datetime:
+    """The newest bucket's end (as wide as the gap to the bucket before, 5 min if alone), ≤ now."""
+    width = newest - previous if previous is not None else DEFAULT_BUCKET
+    return min(now, newest + width)
+
+
+def _events(points: Sequence[SliPoint], *, start: datetime, end: datetime) -> Events:
+    """Good and total events of the buckets starting in [start, end)."""
+    good = total = 0.0
+    for point in points:
+        if start <= point.at < end:
+            good += point.good
+            total += point.total
+    return good, total
+
+
+def _burn(events: Events, target: float) -> float | None:
+    """Error rate / error budget of (good, total) events; None without events."""
+    good, total = events
+    if total <= 0:
+        return None
+    return ((total - good) / total) / (1 - target)
 
 
 def burn_rate(
     points: Sequence[SliPoint], *, end: datetime, window: timedelta, target: float
 ) -> float | None:
     """Error rate / error budget over buckets starting in [end - window, end); None if empty."""
-    start = end - window
-    good = total = 0.0
-    for point in points:
-        if start <= point.at < end:
-            good += point.good
-            total += point.total
-    if total <= 0:
+    return _burn(_events(points, start=end - window, end=end), target)
+
+
+def window_sums(
+    points: Sequence[SliPoint], *, now: datetime, spans: Iterable[timedelta]
+) -> WindowSums | None:
+    """`points` summed over each span ending at the newest bucket's end (≤ now); None if empty."""
+    if not points:
         return None
-    return ((total - good) / total) / (1 - target)
+    newest, *before = heapq.nlargest(2, (point.at for point in points))
+    as_of = window_end(newest, before[0] if before else None, now)
+    return WindowSums(
+        as_of=as_of, events={span: _events(points, start=as_of - span, end=as_of) for span in spans}
+    )
 
 
 def evaluate(
@@ -138,8 +196,53 @@ def evaluate(
     rules: Sequence[AlertRule] = WORKBOOK_RULES,
 ) -> SloStatus:
     """Evaluate one SLO from its SLI buckets; windows end at the newest bucket's end (≤ now)."""
+    return evaluate_sums(
+        name=name,
+        service=service,
+        target=target,
+        window_days=window_days,
+        sums=window_sums(points, now=now, spans=windows(window_days, rules)),
+        now=now,
+        rules=rules,
+    )
+
+
+def _alert(rule: AlertRule, sums: WindowSums, *, window_days: int, target: float) -> AlertState:
+    """`rule` evaluated on the summed windows: fires when both windows burn at its factor."""
+    factor = burn_factor(rule, window_days)
+    long_burn = _burn(sums.events[rule.long_window], target)
+    short_burn = _burn(sums.events[rule.short_window], target)
+    firing = (
+        long_burn is not None
+        and short_burn is not None
+        and long_burn >= factor * (1 - TOLERANCE)
+        and short_burn >= factor * (1 - TOLERANCE)
+    )
+    return AlertState(
+        name=rule.name,
+        severity=rule.severity,
+        factor=factor,
+        long_window=_label(rule.long_window),
+        short_window=_label(rule.short_window),
+        long_burn=long_burn,
+        short_burn=short_burn,
+        firing=firing,
+    )
+
+
+def evaluate_sums(
+    *,
+    name: str,
+    service: str | None,
+    target: float,
+    window_days: int,
+    sums: WindowSums | None,
+    now: datetime,
+    rules: Sequence[AlertRule] = WORKBOOK_RULES,
+) -> SloStatus:
+    """Evaluate one SLO from its events summed over `windows(window_days, rules)`; None: no data."""
     budget = 1 - target
-    if not points:
+    if sums is None:
         return SloStatus(
             name=name,
             service=service,
@@ -156,39 +259,13 @@ def evaluate(
             status="no_data",
             reason="no SLI data",
         )
-    newest = max(point.at for point in points)
-    as_of = min(now, newest + bucket_width(points))
-    window = timedelta(days=window_days)
-    in_window = [p for p in points if as_of - window <= p.at < as_of]
-    good = sum(p.good for p in in_window)
-    total = sum(p.total for p in in_window)
+    as_of = sums.as_of
+    good, total = sums.events[timedelta(days=window_days)]
     sli = good / total if total > 0 else None
     consumed = (1 - sli) / budget if sli is not None else None
     remaining = 1 - consumed if consumed is not None else None
-    alerts = []
-    for rule in rules:
-        factor = burn_factor(rule, window_days)
-        long_burn = burn_rate(points, end=as_of, window=rule.long_window, target=target)
-        short_burn = burn_rate(points, end=as_of, window=rule.short_window, target=target)
-        firing = (
-            long_burn is not None
-            and short_burn is not None
-            and long_burn >= factor * (1 - TOLERANCE)
-            and short_burn >= factor * (1 - TOLERANCE)
-        )
-        alerts.append(
-            AlertState(
-                name=rule.name,
-                severity=rule.severity,
-                factor=factor,
-                long_window=_label(rule.long_window),
-                short_window=_label(rule.short_window),
-                long_burn=long_burn,
-                short_burn=short_burn,
-                firing=firing,
-            )
-        )
-    burn_1h = burn_rate(points, end=as_of, window=timedelta(hours=1), target=target)
+    alerts = [_alert(rule, sums, window_days=window_days, target=target) for rule in rules]
+    burn_1h = _burn(sums.events[CURRENT_BURN_WINDOW], target)
     exhaustion_at = None
     hours = None
     if remaining is not None and burn_1h is not None and burn_1h > 0:

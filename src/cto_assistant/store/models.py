@@ -181,6 +181,14 @@ class Deployment(Sourced, Base):
     is_hotfix: Mapped[bool] = mapped_column(Boolean, default=False)
     url: Mapped[str | None] = mapped_column(String(512))
 
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_deployment_source"),
+        # the latest deploy per (service, environment): a loose index scan, one hop per pair
+        Index("ix_deployment_service_env_status_finished", "service", "environment", "status",
+              "finished_at"),
+        Index("ix_deployment_synced_at", "synced_at"),  # freshness of the deployment data
+    )  # fmt: skip
+
 
 class DeploymentChange(Sourced, Base):
     """Which commits (and PRs) a deployment carried, for lead time."""
@@ -492,10 +500,16 @@ class Slo(Sourced, Base):
 
 class SliPoint(Sourced, Base):
     __tablename__ = "sli_point"
-    slo_source_id: Mapped[str] = mapped_column(String(255), index=True)
+    slo_source_id: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     good: Mapped[float] = mapped_column(Float)
     total: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_sli_point_source"),
+        # covering: an SLO's window sums are range scans of the index, never of the table
+        Index("ix_sli_point_slo_at", "slo_source_id", "at", "good", "total"),
+    )
 
 
 class Incident(Sourced, Base):

@@ -38,6 +38,7 @@ from cto_assistant.tools.base import ToolContext, ToolResult, no_data, ok, tool
 CostType = Literal["amortized", "unblended"]
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v6.json"
 EXPLAIN_DIMENSIONS = ("service", "region", "account", "usage_type", "project", "team", "provider")
+SERIES_DIMENSIONS = ("service", "region", "account")  # one anomaly-detection series per key
 
 # ------------------------------------------------------------------------------- helpers
 
@@ -154,17 +155,11 @@ def cloud_spend(
         cost_type=cost_type,
         top=top,
     )
-    this_month = q.daily_cost(
-        ctx.session, start=month_start(end), end=end, cost_type=cost_type, filters=filters
+    both_months = q.daily_cost(
+        ctx.session, start=previous_month_start(end), end=end, cost_type=cost_type, filters=filters
     )
-    last_month_start = previous_month_start(end)
-    last_month = q.daily_cost(
-        ctx.session,
-        start=last_month_start,
-        end=month_start(end) - timedelta(days=1),
-        cost_type=cost_type,
-        filters=filters,
-    )
+    this_month = [(day, amount) for day, amount in both_months if day >= month_start(end)]
+    last_month = [(day, amount) for day, amount in both_months if day < month_start(end)]
     mtd = month_to_date(this_month=this_month, last_month=last_month, through=end)
     label = (
         (lambda key: short_service(key) if key != "(none)" else key)
@@ -231,7 +226,7 @@ def explain_cost_change(
         previous_start, previous_end = previous_period(start, end)
     else:
         previous_start, previous_end = compare_to, compare_to + timedelta(days=length - 1)
-    rows = q.cost_slices(
+    current, previous = q.slice_sums(
         ctx.session,
         start=start,
         end=end,
@@ -240,13 +235,13 @@ def explain_cost_change(
         cost_type=cost_type,
         filters=filters,
     )
-    if not rows:
+    if not current and not previous:
         return no_data(
             f"No cloud spend recorded from {previous_start} to {end}.",
             sources=ctx.sources_for("cost_daily"),
         )
-    leaves, dimensions = _attribution_rows(rows)
-    result = attribution.attribute(leaves, dimensions=dimensions)
+    table, dimensions = _attribution_table(current, previous)
+    result = attribution.attribute(table, dimensions=dimensions)
     weekly = length == 7 and end == latest and previous_end == start - timedelta(days=1)
     period = (
         "this week"
@@ -285,30 +280,39 @@ def explain_cost_change(
     return ok(data, summary=text, sources=ctx.sources_for("cost_daily", "deployment"), chart=chart)
 
 
-def _attribution_rows(
-    rows: list[q.CostSliceRow],
-) -> tuple[list[attribution.CostRow], tuple[str, ...]]:
-    """Slice rows → attribution rows with tag dimensions (tag:KEY beyond team and project)."""
-    tag_keys: set[str] = set()
-    leaves = []
-    for row in rows:
-        dims: dict[str, str | None] = {
-            "service": row.service,
-            "region": row.region,
-            "account": row.account,
-            "usage_type": row.usage_type,
-            "project": row.project,
-            "team": row.team,
-            "provider": row.provider,
-        }
-        tags = json.loads(row.tags_json) if row.tags_json else {}
-        for key, value in (tags or {}).items():
-            if key in ("team", "project"):
-                continue
-            tag_keys.add(key)
-            dims[f"tag:{key}"] = None if value is None else str(value)
-        leaves.append(attribution.CostRow(dims=dims, previous=row.previous, current=row.current))
-    return leaves, (*EXPLAIN_DIMENSIONS, *sorted(f"tag:{k}" for k in tag_keys))
+def _attribution_table(
+    current: dict[tuple[Any, ...], float], previous: dict[tuple[Any, ...], float]
+) -> tuple[attribution.CostTable, tuple[str, ...]]:
+    """Spend per slice key (`q.slice_sums`) → an attribution table by column, with tag
+    dimensions (tag:KEY beyond team and project); no object per key (thousands of them)."""
+    keys = list({**previous, **current})
+    at = {name: q.SLICE_DIMENSIONS.index(name) for name in EXPLAIN_DIMENSIONS}
+    tags_column = [key[len(q.SLICE_DIMENSIONS)] for key in keys]
+    tag_dims = {tags: _tag_dimensions(tags) for tags in set(tags_column)}  # shared tag sets
+    tag_keys = sorted({name for found in tag_dims.values() for name in found})
+    columns = {name: [key[at[name]] for key in keys] for name in EXPLAIN_DIMENSIONS}
+    for name in tag_keys:
+        columns[name] = [tag_dims[tags].get(name) for tags in tags_column]
+    before = [previous.get(key, 0.0) for key in keys]
+    after = [current.get(key, 0.0) for key in keys]
+
+    def leaf(index: int) -> attribution.CostRow:
+        dims = {name: columns[name][index] for name in EXPLAIN_DIMENSIONS}
+        dims.update(tag_dims[tags_column[index]])
+        return attribution.CostRow(dims=dims, previous=before[index], current=after[index])
+
+    table = attribution.CostTable(columns=columns, previous=before, current=after, row=leaf)
+    return table, (*EXPLAIN_DIMENSIONS, *tag_keys)
+
+
+def _tag_dimensions(tags_json: str | None) -> dict[str, str | None]:
+    """`tag:KEY` → value of a tag set's JSON text (team and project are columns already)."""
+    tags = json.loads(tags_json) if tags_json else {}
+    return {
+        f"tag:{key}": None if value is None else str(value)
+        for key, value in (tags or {}).items()
+        if key not in ("team", "project")
+    }
 
 
 def _possible_causes(
@@ -359,29 +363,17 @@ def cost_anomalies(
     end = min(span[1], ctx.now.date())
     start = end - timedelta(days=days - 1)
     history_start = start - timedelta(days=7 * rules.baseline_weeks)
-    raw = q.daily_cost_by(
-        ctx.session,
-        start=history_start,
-        end=end,
-        dimensions=("service", "region", "account", "team"),
-        filters=filters,
+    series = q.daily_cost_by(
+        ctx.session, start=history_start, end=end, dimensions=SERIES_DIMENSIONS, filters=filters
     )
-    series: dict[tuple[str | None, ...], dict[date, float]] = {}
-    team_series: dict[tuple[str | None, ...], dict[date, float]] = {}
-    owners: dict[tuple[str | None, ...], dict[str | None, float]] = {}
-    for (svc, region, account, owner), points in raw.items():
-        target = series.setdefault((svc, region, account), {})
-        by_team = team_series.setdefault((owner,), {})
-        share = owners.setdefault((svc, region, account), {})
-        for day, amount in points.items():
-            target[day] = target.get(day, 0.0) + amount
-            by_team[day] = by_team.get(day, 0.0) + amount
-            share[owner] = share.get(owner, 0.0) + amount
+    team_series = q.daily_cost_by(
+        ctx.session, start=history_start, end=end, dimensions=("team",), filters=filters
+    )
     first_day = span[0]
     ours = [
         a
         for a in anomaly_analytics.detect_all(
-            series, dimensions=("service", "region", "account"), start=start, end=end, rules=rules
+            series, dimensions=SERIES_DIMENSIONS, start=start, end=end, rules=rules
         )
         if a.start_day >= first_day
     ]
@@ -393,9 +385,9 @@ def cost_anomalies(
         rules=rules,
     )
     aws = [a for a in q.stored_anomalies(ctx.session, since=start, detector="aws")]
-    owner_of = {
-        key: max(shares, key=lambda t: shares[t]) for key, shares in owners.items() if shares
-    }
+    owner_of = q.owning_teams(
+        ctx.session, start=history_start, end=end, dimensions=SERIES_DIMENSIONS, filters=filters
+    )
     service_owner = q.service_teams(ctx.session)
     items = []
     for found in ours:
@@ -744,21 +736,34 @@ def savings_opportunities(ctx: ToolContext, *, days: int = 30) -> ToolResult:
 # ------------------------------------------------------------------------------------ SLOs
 
 
+def _slo_sums(ctx: ToolContext, rows: list[q.SloRow]) -> dict[str, slo_analytics.WindowSums]:
+    """Each SLO's SLI events summed in SQL over its windows, ending at its newest bucket's end."""
+    since = ctx.now - timedelta(days=max(row.window_days for row in rows))
+    newest = q.sli_newest(ctx.session, slo_ids=[row.source_id for row in rows], since=since)
+    ends = {
+        slo_id: slo_analytics.window_end(at, previous, ctx.now)
+        for slo_id, (at, previous) in newest.items()
+    }
+    spans = set().union(*(slo_analytics.windows(row.window_days) for row in rows))
+    events = q.sli_window_sums(ctx.session, ends=ends, since=since, windows=spans)
+    return {
+        slo_id: slo_analytics.WindowSums(as_of=end, events=events[slo_id])
+        for slo_id, end in ends.items()
+    }
+
+
 def _slo_statuses(ctx: ToolContext, services: list[str] | None) -> list[slo_analytics.SloStatus]:
     rows = q.slos(ctx.session, services=services)
     if not rows:
         return []
-    longest = max(row.window_days for row in rows)
-    points = q.sli_points(
-        ctx.session, slo_ids=[r.source_id for r in rows], since=ctx.now - timedelta(days=longest)
-    )
+    sums = _slo_sums(ctx, rows)
     statuses = [
-        slo_analytics.evaluate(
+        slo_analytics.evaluate_sums(
             name=row.name,
             service=row.service,
             target=row.target,
             window_days=row.window_days,
-            points=points.get(row.source_id, []),
+            sums=sums.get(row.source_id),
             now=ctx.now,
         )
         for row in rows
@@ -826,7 +831,7 @@ def slo_status(
         },
     )
     return ok(
-        {"slos": _plain(statuses)},
+        {"slos": [slo_analytics.as_dict(s) for s in statuses]},
         summary=summary,
         sources=ctx.sources_for("slo", "sli_point"),
         chart=chart,

@@ -9,9 +9,10 @@ dates here too; they become `day >= start AND day <= end`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import accumulate, pairwise
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -44,10 +45,19 @@ from cto_assistant.store.models import (
 from cto_assistant.store.models import (
     SliPoint as SliPointRow,
 )
-from cto_assistant.store.rollup import PeriodPlan, cost_rollup_usable, plan_period
+from cto_assistant.store.rollup import (
+    PeriodPlan,
+    RollupLevel,
+    cost_rollup_usable,
+    cost_span,
+    merge_spans,
+    plan_stored,
+    rollup_level,
+)
 
 CostType = Literal["amortized", "unblended"]
 COST_DIMENSIONS = ("service", "region", "account", "usage_type", "team", "project", "provider")
+FILTER_COLUMNS = ("provider", "team", "service", "region", "account")
 COMPUTE_SERVICES = (
     "Amazon Elastic Compute Cloud - Compute",
     "Compute Engine",
@@ -72,17 +82,35 @@ class CostFilter:
     ) -> list[sa.ColumnElement[bool]]:
         """SQL conditions for these filters (on cost_daily, or on the rollup)."""
         found: list[sa.ColumnElement[bool]] = []
-        for name in ("provider", "team", "service", "region", "account"):
+        for name in FILTER_COLUMNS:
             value = getattr(self, name)
             if value is not None:
                 found.append(sa.func.lower(getattr(model, name)) == value.lower())
         return found
 
+    def columns(self) -> set[str]:
+        """The columns these filters constrain."""
+        return {name for name in FILTER_COLUMNS if getattr(self, name) is not None}
 
-def _cost(cost_type: CostType) -> sa.ColumnElement[float]:
+
+def _clauses(
+    model: type[CostDaily] | type[CostRollup],
+    filters: CostFilter | None,
+    services: Sequence[str] | None = None,
+) -> list[sa.ColumnElement[bool]]:
+    """The filters' conditions, and `service IN services` when given, on cost_daily or the rollup."""
+    found = filters.clauses(model) if filters else []
+    if services is not None:
+        found.append(model.service.in_(list(services)))
+    return found
+
+
+def _cost(
+    cost_type: CostType, model: type[CostDaily] | type[CostRollup] = CostDaily
+) -> sa.ColumnElement[float]:
     if cost_type == "unblended":
-        return CostDaily.unblended_cost  # type: ignore[return-value]
-    return CostDaily.amortized_cost  # type: ignore[return-value]
+        return model.unblended_cost  # type: ignore[return-value]
+    return model.amortized_cost  # type: ignore[return-value]
 
 
 def group_expression(group_by: str) -> sa.ColumnElement[Any]:
@@ -104,11 +132,11 @@ def cost_date_range(
 ) -> tuple[date, date] | None:
     """First and last day with cost rows (None when nothing is synced)."""
     clauses = filters.clauses() if filters else []
-    if clauses and cost_rollup_usable(session):
+    level = _level(session, filters.columns()) if filters and clauses else None
+    if level is not None:
         row = session.execute(
             sa.select(sa.func.min(CostRollup.first_day), sa.func.max(CostRollup.last_day)).where(
-                CostRollup.grain == "month",
-                *filters.clauses(CostRollup),  # type: ignore[union-attr]
+                CostRollup.grain == level.month, *_clauses(CostRollup, filters)
             )
         ).one()
     else:
@@ -126,6 +154,23 @@ def cost_date_range(
 
 GroupKey = tuple[Any, ...]
 TAGS_JSON = "tags_json"  # pseudo-dimension: the whole tag set as JSON text
+
+
+def _level(session: Session, columns: Iterable[str]) -> RollupLevel | None:
+    """The rollup level to read for these columns (None: the rollup is stale, read raw rows)."""
+    return rollup_level(columns) if cost_rollup_usable(session) else None
+
+
+def _columns(
+    groups: Iterable[str], filters: CostFilter | None, services: Sequence[str] | None = None
+) -> set[str]:
+    """The slice columns a query groups or filters by (tags for the tag groupings)."""
+    found = {"tags" if _is_tag(name) else name for name in groups}
+    if filters is not None:
+        found |= filters.columns()
+    if services is not None:
+        found.add("service")
+    return found
 
 
 def _rollup_group(session: Session, name: str) -> sa.ColumnElement[Any]:
@@ -157,67 +202,169 @@ def period_sums(
     filters: CostFilter | None = None,
     services: Sequence[str] | None = None,
 ) -> list[dict[GroupKey, float]]:
-    """Spend per group key for each inclusive period: whole months and weeks from the rollup,
-    the remaining days from cost_daily (all of it from cost_daily when the rollup is stale)."""
-    if cost_rollup_usable(session):
-        plans = [plan_period(start, end) for start, end in periods]
-    else:
-        plans = [PeriodPlan(days=[(start, end)] if start <= end else []) for start, end in periods]
-    totals: list[dict[GroupKey, float]] = [defaultdict(float) for _ in periods]
-    rollup_parts = [_rollup_condition(plan) for plan in plans]
-    if any(part is not None for part in rollup_parts):
-        cost = CostRollup.unblended_cost if cost_type == "unblended" else CostRollup.amortized_cost
+    """Spend per group key for each inclusive period: whole months and weeks, and the remaining
+    days, from the smallest rollup level that keeps the groups and filters (the fine level's
+    days from cost_daily, a week less a few of its days where that reads fewer rows); all of
+    it from cost_daily when the rollup is stale."""
+    for name in groups:
+        _daily_group(name)  # validates every grouping before any query
+    level = _level(session, _columns(groups, filters, services))
+    plans = _plans(session, periods, level)
+    totals = [_Totals(takes_away=bool(plan.minus)) for plan in plans]
+    # tag text first in GROUP BY: the longest, most varied key makes SQLite's sort cheaper
+    order = sorted(range(len(groups)), key=lambda i: not _is_tag(groups[i]))
+    parts = [_Part(None if level is None else _rollup_condition(plan, level)) for plan in plans]
+    reads = [part.plus for part in parts if part.plus is not None]
+    if reads:
         keys = [_rollup_group(session, name).label(f"g{i}") for i, name in enumerate(groups)]
-        clauses = filters.clauses(CostRollup) if filters else []
-        if services is not None:
-            clauses.append(CostRollup.service.in_(list(services)))
-        _accumulate(session, totals, keys, rollup_parts, cost, clauses)
-    day_parts = [
-        sa.or_(*(sa.and_(CostDaily.day >= low, CostDaily.day <= high) for low, high in plan.days))
-        if plan.days
-        else None
-        for plan in plans
-    ]
-    if any(part is not None for part in day_parts):
+        clauses = [sa.or_(*reads), *_clauses(CostRollup, filters, services)]
+        cost = _cost(cost_type, CostRollup)
+        _accumulate(session, totals, keys, order, parts, cost, CostRollup.rows, clauses)
+    spans = merge_spans(span for plan in plans for span in (*plan.days, *plan.minus))
+    if spans and (level is None or level.day is None):
         keys = [_daily_group(name).label(f"g{i}") for i, name in enumerate(groups)]
-        clauses = filters.clauses() if filters else []
-        if services is not None:
-            clauses.append(CostDaily.service.in_(list(services)))
-        _accumulate(session, totals, keys, day_parts, _cost(cost_type), clauses)
-    return [dict(found) for found in totals]
+        parts = [_Part(_days_condition(plan.days), _days_condition(plan.minus)) for plan in plans]
+        clauses = [_in_spans(spans), *_clauses(CostDaily, filters, services)]
+        _accumulate(session, totals, keys, order, parts, _cost(cost_type), 1, clauses)
+    return [found.result() for found in totals]
 
 
-def _rollup_condition(plan: PeriodPlan) -> sa.ColumnElement[bool] | None:
+def _is_tag(name: str) -> bool:
+    """Whether a grouping reads the tags (a tag key, or the whole tag set)."""
+    return name == TAGS_JSON or name.startswith("tag:")
+
+
+def _plans(
+    session: Session, periods: Sequence[tuple[date, date]], level: RollupLevel | None
+) -> list[PeriodPlan]:
+    """How to read each period: whole months and weeks and loose days (with the rollup; each
+    period first widened over the days without rows), else every day from cost_daily."""
+    if level is None:
+        return [PeriodPlan(days=[(start, end)] if start <= end else []) for start, end in periods]
+    first, last = cost_span(session)
+    if first is None or last is None:
+        return [PeriodPlan() for _ in periods]
+    fold = level.day is None
+    return [plan_stored(start, end, first, last, fold=fold) for start, end in periods]
+
+
+def _days_condition(spans: Sequence[tuple[date, date]]) -> sa.ColumnElement[bool] | None:
+    """cost_daily.day in any of the inclusive spans (None: no spans)."""
+    return _in_spans(spans) if spans else None
+
+
+def _in_spans(spans: Sequence[tuple[date, date]]) -> sa.ColumnElement[bool]:
+    """cost_daily.day in any of the (one or more) inclusive spans."""
+    return sa.or_(*(sa.and_(CostDaily.day >= low, CostDaily.day <= high) for low, high in spans))
+
+
+def _rollup_condition(plan: PeriodPlan, level: RollupLevel) -> sa.ColumnElement[bool] | None:
+    """The rollup rows of `level` a plan reads: its months, weeks and, if the level has a day
+    grain, its days."""
     parts = []
     if plan.months:
-        parts.append(sa.and_(CostRollup.grain == "month", CostRollup.period_start.in_(plan.months)))
+        parts.append(
+            sa.and_(CostRollup.grain == level.month, CostRollup.period_start.in_(plan.months))
+        )
     if plan.weeks:
-        parts.append(sa.and_(CostRollup.grain == "week", CostRollup.period_start.in_(plan.weeks)))
+        parts.append(
+            sa.and_(CostRollup.grain == level.week, CostRollup.period_start.in_(plan.weeks))
+        )
+    if level.day is not None:  # one OR term per span: each an index range search
+        parts.extend(
+            sa.and_(
+                CostRollup.grain == level.day,
+                CostRollup.period_start >= low,
+                CostRollup.period_start <= high,
+            )
+            for low, high in plan.days
+        )
     return sa.or_(*parts) if parts else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One period's rows in a scan: those to add, and those to take away again."""
+
+    plus: sa.ColumnElement[bool] | None
+    minus: sa.ColumnElement[bool] | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether the period reads no rows in this scan."""
+        return self.plus is None and self.minus is None
+
+    def signed(self, value: Any, zero: Any) -> sa.Case[Any]:
+        """CASE: `value` on rows to add, -`value` on rows to take away, else `zero`."""
+        whens = [(self.plus, value)] if self.plus is not None else []
+        if self.minus is not None:
+            whens.append((self.minus, -value))
+        return sa.case(*whens, else_=zero)
+
+
+_RELATIVE_NOISE = 1e-9  # |sum| at most this x its terms' magnitude: only rounding is left
+
+
+@dataclass(slots=True)
+class _Totals:
+    """Spend per group key of one period; when days are taken away, each key's row count and
+    magnitude too, to drop keys with no rows left and snap what is only rounding to zero."""
+
+    takes_away: bool
+    amounts: dict[GroupKey, float] = field(default_factory=lambda: defaultdict(float))
+    rows: dict[GroupKey, int] = field(default_factory=lambda: defaultdict(int))
+    magnitude: dict[GroupKey, float] = field(default_factory=lambda: defaultdict(float))
+
+    def result(self) -> dict[GroupKey, float]:
+        """Spend per key (keys without rows or spend left out)."""
+        if not self.takes_away:
+            return dict(self.amounts)
+        return {
+            key: amount
+            for key, amount in self.amounts.items()
+            if self.rows[key] and abs(amount) > _RELATIVE_NOISE * self.magnitude[key]
+        }
 
 
 def _accumulate(
     session: Session,
-    totals: list[dict[GroupKey, float]],
+    totals: list[_Totals],
     keys: list[sa.Label[Any]],
-    parts: list[sa.ColumnElement[bool] | None],
+    order: list[int],
+    parts: list[_Part],
     cost: Any,
+    weight: Any,
     clauses: list[sa.ColumnElement[bool]],
 ) -> None:
-    """Add SUM(cost) per key for each period's condition, in one scan of their union."""
-    sums = [sa.func.sum(sa.case((part, cost), else_=0.0)) for part in parts if part is not None]
-    where = sa.or_(*(part for part in parts if part is not None))
-    statement = sa.select(*keys, *sums).where(where, *clauses)
+    """Add per key each period's SUM(cost) of its rows to add less its rows to take away (and,
+    for periods that take away, SUM(`weight`): rows), in one scan of the rows `clauses` (the
+    union of the periods' rows, and the filters) select; `order`: the keys' GROUP BY order."""
+    slots = [i for i, part in enumerate(parts) if not part.empty]
+    if not slots:
+        return
+    counted = [i for i in slots if totals[i].takes_away]
+    sums = [sa.func.sum(parts[i].signed(cost, 0.0)) for i in slots]
+    counts = [sa.func.sum(parts[i].signed(weight, 0)) for i in counted]
+    statement = sa.select(*keys, *sums, *counts).where(*clauses)
     if keys:
-        statement = statement.group_by(*keys)
-    slots = [i for i, part in enumerate(parts) if part is not None]
-    width = len(keys)
-    for row in session.execute(statement):
-        key = tuple(row[:width])
-        for offset, index in enumerate(slots):
-            amount = row[width + offset]
-            if amount:
-                totals[index][key] += float(amount)
+        statement = statement.group_by(*(keys[i] for i in order))
+    width = len(keys)  # the columns: keys, then a sum per slot, then a count per counted
+    sums_at = [
+        (width + j, totals[i].amounts, totals[i].magnitude if totals[i].takes_away else None)
+        for j, i in enumerate(slots)
+    ]
+    counts_at = [(width + len(slots) + j, totals[i].rows) for j, i in enumerate(counted)]
+    for row in session.connection().execute(statement):  # Core: no ORM work per row
+        values = tuple(row)
+        key = values[:width]
+        for column, amounts, magnitude in sums_at:
+            if values[column]:
+                amounts[key] += float(values[column])
+                if magnitude is not None:
+                    magnitude[key] += abs(float(values[column]))
+        for column, rows in counts_at:
+            if values[column]:
+                rows[key] += int(values[column])
 
 
 def cost_by_group_two_periods(
@@ -246,6 +393,39 @@ def cost_by_group_two_periods(
     )
 
 
+def _daily_sums(
+    session: Session,
+    *,
+    start: date,
+    end: date,
+    dimensions: Sequence[str],
+    cost_type: CostType,
+    filters: CostFilter | None,
+) -> Iterable[Sequence[Any]]:
+    """Rows (day, *dimensions, spend) per day and group in [start, end], oldest first: from the
+    day grain of the smallest rollup level keeping them, from cost_daily if it has none."""
+    for name in dimensions:
+        group_expression(name)  # validates every dimension before any query
+    level = _level(session, _columns(dimensions, filters))
+    if level is not None and level.day is not None:
+        day: Any = CostRollup.period_start
+        keys = [_rollup_group(session, name).label(f"d{i}") for i, name in enumerate(dimensions)]
+        where = [CostRollup.grain == level.day, *_clauses(CostRollup, filters)]
+        cost = _cost(cost_type, CostRollup)
+    else:
+        day = CostDaily.day
+        keys = [group_expression(name).label(f"d{i}") for i, name in enumerate(dimensions)]
+        where = _clauses(CostDaily, filters)
+        cost = _cost(cost_type)
+    statement = (
+        sa.select(day, *keys, sa.func.sum(cost))
+        .where(day >= start, day <= end, *where)
+        .group_by(day, *keys)
+        .order_by(day)
+    )
+    return session.connection().execute(statement)  # Core: no ORM work per row
+
+
 def daily_cost(
     session: Session,
     *,
@@ -255,15 +435,10 @@ def daily_cost(
     filters: CostFilter | None = None,
 ) -> list[tuple[date, float]]:
     """Total spend per day between `start` and `end`, oldest first."""
-    statement = (
-        sa.select(CostDaily.day, sa.func.sum(_cost(cost_type)))
-        .where(
-            CostDaily.day >= start, CostDaily.day <= end, *(filters.clauses() if filters else [])
-        )
-        .group_by(CostDaily.day)
-        .order_by(CostDaily.day)
+    rows = _daily_sums(
+        session, start=start, end=end, dimensions=(), cost_type=cost_type, filters=filters
     )
-    return [(day, float(amount or 0.0)) for day, amount in session.execute(statement)]
+    return [(row[0], float(row[1] or 0.0)) for row in rows]
 
 
 def daily_cost_by(
@@ -276,18 +451,36 @@ def daily_cost_by(
     filters: CostFilter | None = None,
 ) -> dict[tuple[str | None, ...], dict[date, float]]:
     """Daily spend series per combination of `dimensions`."""
-    groups = [group_expression(name).label(f"d{i}") for i, name in enumerate(dimensions)]
-    statement = (
-        sa.select(CostDaily.day, *groups, sa.func.sum(_cost(cost_type)))
-        .where(
-            CostDaily.day >= start, CostDaily.day <= end, *(filters.clauses() if filters else [])
-        )
-        .group_by(CostDaily.day, *groups)
+    rows = _daily_sums(
+        session, start=start, end=end, dimensions=dimensions, cost_type=cost_type, filters=filters
     )
     series: dict[tuple[str | None, ...], dict[date, float]] = defaultdict(dict)
-    for row in session.execute(statement):
+    for row in rows:
         series[tuple(row[1:-1])][row[0]] = float(row[-1] or 0.0)
     return dict(series)
+
+
+def owning_teams(
+    session: Session,
+    *,
+    start: date,
+    end: date,
+    dimensions: Sequence[str],
+    cost_type: CostType = "amortized",
+    filters: CostFilter | None = None,
+) -> dict[tuple[str | None, ...], str | None]:
+    """The team (None: no team) with the most spend of each combination of `dimensions`."""
+    (found,) = period_sums(
+        session,
+        groups=[*dimensions, "team"],
+        periods=[(start, end)],
+        cost_type=cost_type,
+        filters=filters,
+    )
+    shares: dict[tuple[str | None, ...], dict[str | None, float]] = defaultdict(dict)
+    for key, amount in found.items():
+        shares[key[:-1]][key[-1]] = amount
+    return {key: max(teams, key=lambda team: teams[team]) for key, teams in shares.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,11 +510,12 @@ def cost_slices(
     filters: CostFilter | None = None,
 ) -> list[CostSliceRow]:
     """Spend per slice key for [previous_start, previous_end] and [start, end], in one scan."""
-    groups = [*SLICE_DIMENSIONS, TAGS_JSON]
-    current, previous = period_sums(
+    current, previous = slice_sums(
         session,
-        groups=groups,
-        periods=[(start, end), (previous_start, previous_end)],
+        start=start,
+        end=end,
+        previous_start=previous_start,
+        previous_end=previous_end,
         cost_type=cost_type,
         filters=filters,
     )
@@ -336,6 +530,28 @@ def cost_slices(
 
 
 SLICE_DIMENSIONS = ("service", "region", "account", "usage_type", "team", "project", "provider")
+
+
+def slice_sums(
+    session: Session,
+    *,
+    start: date,
+    end: date,
+    previous_start: date,
+    previous_end: date,
+    cost_type: CostType = "amortized",
+    filters: CostFilter | None = None,
+) -> tuple[dict[GroupKey, float], dict[GroupKey, float]]:
+    """(current, previous) spend per slice key: the SLICE_DIMENSIONS values, then the tags as
+    JSON text (`cost_slices` without a row object per key, for callers that want columns)."""
+    current, previous = period_sums(
+        session,
+        groups=[*SLICE_DIMENSIONS, TAGS_JSON],
+        periods=[(start, end), (previous_start, previous_end)],
+        cost_type=cost_type,
+        filters=filters,
+    )
+    return current, previous
 
 
 def unowned_cost(
@@ -625,12 +841,14 @@ class SloRow:
 
 def slos(session: Session, *, services: Sequence[str] | None = None) -> list[SloRow]:
     """SLOs, optionally of some services."""
-    statement = sa.select(Slo).order_by(Slo.service, Slo.name)
+    statement = sa.select(
+        Slo.source_id, Slo.name, Slo.service, Slo.target, Slo.window_days, Slo.sli_type
+    ).order_by(Slo.service, Slo.name)
     if services is not None:
         statement = statement.where(Slo.service.in_(list(services)))
     return [
-        SloRow(s.source_id, s.name, s.service, s.target, s.window_days or 30, s.sli_type)
-        for s in session.scalars(statement)
+        SloRow(source_id, name, service, target, window_days or 30, sli_type)
+        for source_id, name, service, target, window_days, sli_type in session.execute(statement)
     ]
 
 
@@ -647,6 +865,106 @@ def sli_points(
     for slo_id, at, good, total in session.execute(statement):
         found[slo_id].append(SliPoint(at=at, good=good, total=total))
     return dict(found)
+
+
+SLI_BATCH = 500  # SLOs per window-sums query (each range repeats the id list as parameters)
+
+
+def sli_newest(
+    session: Session, *, slo_ids: Sequence[str], since: datetime
+) -> dict[str, tuple[datetime, datetime | None]]:
+    """Per SLO with buckets at or after `since`: the newest bucket's start and the one before it.
+
+    Two correlated `ORDER BY at DESC LIMIT 1 [OFFSET 1]` look-ups per SLO: index seeks on
+    sli_point (slo_source_id, at)."""
+
+    def nth_newest(offset: int) -> sa.ScalarSelect[datetime]:
+        return (
+            sa.select(SliPointRow.at)
+            .where(SliPointRow.slo_source_id == Slo.source_id, SliPointRow.at >= since)
+            .order_by(SliPointRow.at.desc())
+            .limit(1)
+            .offset(offset)
+            .correlate(Slo)
+            .scalar_subquery()
+        )
+
+    statement = sa.select(Slo.source_id, nth_newest(0), nth_newest(1)).where(
+        Slo.source_id.in_(list(slo_ids))
+    )
+    return {
+        slo_id: (newest, previous)
+        for slo_id, newest, previous in session.execute(statement)
+        if newest is not None
+    }
+
+
+def sli_window_sums(
+    session: Session,
+    *,
+    ends: Mapping[str, datetime],
+    since: datetime,
+    windows: Iterable[timedelta],
+) -> dict[str, dict[timedelta, tuple[float, float]]]:
+    """Per SLO, good and total events of the buckets starting in [max(end - w, since), end) for
+    each window w, `end` being that SLO's own (a few hundred rows reach Python, not every bucket).
+    """
+    by_end: dict[datetime, list[str]] = defaultdict(list)
+    for slo_id, end in ends.items():
+        by_end[end].append(slo_id)
+    spans = sorted(set(windows))
+    found: dict[str, dict[timedelta, tuple[float, float]]] = {}
+    for end, slo_ids in by_end.items():
+        for first in range(0, len(slo_ids), SLI_BATCH):
+            batch = slo_ids[first : first + SLI_BATCH]
+            found.update(_sums_ending(session, slo_ids=batch, since=since, end=end, spans=spans))
+    return found
+
+
+def _sums_ending(
+    session: Session,
+    *,
+    slo_ids: Sequence[str],
+    since: datetime,
+    end: datetime,
+    spans: Sequence[timedelta],
+) -> dict[str, dict[timedelta, tuple[float, float]]]:
+    """Window sums for SLOs sharing `end`: disjoint ranges between consecutive window starts,
+    summed in SQL (one range scan each, UNION ALL), then added up per window."""
+    starts = sorted({max(end - span, since) for span in spans})
+    ranges = list(pairwise([*starts, end]))
+    parts = [
+        sa.select(
+            SliPointRow.slo_source_id,
+            sa.literal_column(str(index), sa.Integer),
+            sa.func.sum(SliPointRow.good),
+            sa.func.sum(SliPointRow.total),
+        )
+        .where(
+            SliPointRow.slo_source_id.in_(list(slo_ids)),
+            SliPointRow.at >= start,
+            SliPointRow.at < stop,
+        )
+        .group_by(SliPointRow.slo_source_id)
+        for index, (start, stop) in enumerate(ranges)
+    ]
+    in_range: dict[str, list[tuple[float, float]]] = {
+        slo_id: [(0.0, 0.0)] * len(ranges) for slo_id in slo_ids
+    }
+    for slo_id, index, good, total in session.execute(sa.union_all(*parts)):
+        in_range[slo_id][index] = (good, total)
+    first_range = {span: starts.index(max(end - span, since)) for span in spans}
+    found: dict[str, dict[timedelta, tuple[float, float]]] = {}
+    for slo_id, sums in in_range.items():
+        since_range = _suffix_sums(sums)
+        found[slo_id] = {span: since_range[first_range[span]] for span in spans}
+    return found
+
+
+def _suffix_sums(sums: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """For each index, the (good, total) pairs from it to the end added up (newest first)."""
+    added = accumulate(reversed(sums), lambda a, b: (a[0] + b[0], a[1] + b[1]))
+    return list(added)[::-1]
 
 
 # -------------------------------------------------------------------------------- incidents
