@@ -128,3 +128,21 @@ def test_projects_expand_target_names_the_repository(client: TestClient) -> None
     assert repos == {"acme/checkout-service", "acme/payments-api", "acme/terraform-live"}
     tags = [t for p in body["data"] for t in p["attributes"]["tags"] if t["key"] == "environment"]
     assert {t["value"] for t in tags} == {"production", "staging"}
+
+
+def test_next_links_under_a_mount_keep_its_prefix() -> None:
+    """More than one page of projects behind the sandbox's /snyk prefix: every link resolves."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    mounted = Starlette(routes=[Mount("/snyk", app=make_app(snyk_world()))])
+    with TestClient(mounted, base_url="http://sandbox") as client:
+        url: str | None = f"/snyk/rest/orgs/{DEMO_ORG_ID}/issues?version=2024-10-15&limit=4"
+        pages = 0
+        while url:
+            response = client.get(url, headers=AUTH)
+            assert response.status_code == 200, (url, response.text[:200])
+            url = response.json()["links"].get("next")
+            assert url is None or url.startswith(f"/snyk/rest/orgs/{DEMO_ORG_ID}/issues?")
+            pages += 1
+    assert pages == 3

@@ -322,7 +322,9 @@ def make_app(world: World, *, credentials: dict[str, str] | None = None) -> Fast
                 return _error(400, "invalid starting_after cursor")
             start = index + 1
         chunk = items[start : start + limit]
-        base = f"/rest/orgs/{org_id}/{kind}"
+        # Absolute paths, as Snyk sends them; under a mount (the sandbox's /snyk) they carry
+        # its prefix, as a real API behind a path prefix would.
+        base = f"{request.scope.get('root_path', '')}/rest/orgs/{org_id}/{kind}"
         keep = [
             (k, v) for k, v in params.multi_items() if k not in ("starting_after", "ending_before")
         ]
