@@ -25,12 +25,13 @@ source", never 0%. Pure: rows and the window in, a `DoraReport` out.
 from __future__ import annotations
 
 import bisect
+import heapq
 import statistics
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,10 +56,11 @@ def is_production(environment: str | None) -> bool:
 
 
 # ----------------------------------------------------------------------------------- inputs
+# Named tuples: immutable like frozen dataclasses, and four times cheaper to build (a company
+# report reads tens of thousands of rows).
 
 
-@dataclass(frozen=True, slots=True)
-class DeploymentIn:
+class DeploymentIn(NamedTuple):
     """A deployment row, as the analytics need it."""
 
     id: str
@@ -81,8 +83,7 @@ class DeploymentIn:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeIn:
+class ChangeIn(NamedTuple):
     """One change a deployment carried: a PR (with its timestamps) or a lone commit."""
 
     deployment_id: str
@@ -97,8 +98,7 @@ class ChangeIn:
     squash_only: bool = False  # only the PR's merge commit is known
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentIn:
+class IncidentIn(NamedTuple):
     """An incident row, as the analytics need it."""
 
     key: str
@@ -248,9 +248,13 @@ class DoraReport(_Model):
 
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0-100) by linear interpolation between closest ranks."""
-    if not values:
+    return _ranked(sorted(values), q)
+
+
+def _ranked(ordered: Sequence[float], q: float) -> float | None:
+    """`percentile` of values already in ascending order."""
+    if not ordered:
         return None
-    ordered = sorted(values)
     if len(ordered) == 1:
         return float(ordered[0])
     rank = (len(ordered) - 1) * q / 100.0
@@ -261,11 +265,12 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def duration_stats(values: Sequence[float]) -> DurationStats:
     """Median, p75, p90 and n of durations in seconds."""
+    ordered = sorted(values)
     return DurationStats(
-        n=len(values),
-        median=percentile(values, 50),
-        p75=percentile(values, 75),
-        p90=percentile(values, 90),
+        n=len(ordered),
+        median=_ranked(ordered, 50),
+        p75=_ranked(ordered, 75),
+        p90=_ranked(ordered, 90),
     )
 
 
@@ -300,14 +305,16 @@ def _bucket_start(moment: datetime, granularity: Granularity, tz: tzinfo) -> dat
 # ---------------------------------------------------------------------------- incident links
 
 
-class _ServiceDeploys:
-    """Successful production deployments of each service, sorted by finish, for lookups."""
+class _Deploys:
+    """A scope's deployments by id, the counted ones (successful production deployments) and
+    those of each service sorted by finish, for lookups: built once per report."""
 
     def __init__(self, deployments: Iterable[DeploymentIn]) -> None:
+        self.known = {d.id: d for d in deployments}
+        self.counted = [d for d in self.known.values() if d.counts]
         by_service: dict[str | None, list[DeploymentIn]] = defaultdict(list)
-        for deployment in deployments:
-            if deployment.counts:
-                by_service[deployment.service].append(deployment)
+        for deployment in self.counted:
+            by_service[deployment.service].append(deployment)
         self.rows = {
             service: sorted(rows, key=lambda d: (_finish(d), d.id))
             for service, rows in by_service.items()
@@ -346,9 +353,14 @@ def link_incidents(
     incident's service that finished at or before the trigger, at most `link_window` earlier
     (`None`: any distance, as Apache DevLake does).
     """
-    deployment_list = list(deployments)
-    known = {d.id: d for d in deployment_list}
-    index = _ServiceDeploys(deployment_list)
+    return _link_incidents(_Deploys(deployments), incidents, link_window)
+
+
+def _link_incidents(
+    index: _Deploys, incidents: Iterable[IncidentIn], link_window: timedelta | None
+) -> list[IncidentLink]:
+    """`link_incidents` over a scope's deployments already indexed."""
+    known = index.known
     links: list[IncidentLink] = []
     for incident in incidents:
         if incident.caused_by_deployment:
@@ -443,10 +455,15 @@ def detect_failures(
     links: Iterable[IncidentLink],
 ) -> dict[str, ChangeFailure]:
     """Every failed production deployment by id, with its signals and recovery."""
-    deployment_list = list(deployments)
-    known = {d.id: d for d in deployment_list}
+    return _detect_failures(_Deploys(deployments), incidents, links)
+
+
+def _detect_failures(
+    index: _Deploys, incidents: Iterable[IncidentIn], links: Iterable[IncidentLink]
+) -> dict[str, ChangeFailure]:
+    """`detect_failures` over a scope's deployments already indexed."""
+    known = index.known
     incident_by_key = {i.key: i for i in incidents}
-    index = _ServiceDeploys(deployment_list)
     signals: dict[str, list[FailureSignal]] = defaultdict(list)
     remedies: dict[str, list[DeploymentIn]] = defaultdict(list)
     linked: dict[str, list[IncidentIn]] = defaultdict(list)
@@ -467,8 +484,8 @@ def detect_failures(
                 why=link.why,
             )
         )
-    for remedy in deployment_list:
-        if not remedy.counts or not (remedy.is_rollback or remedy.is_hotfix):
+    for remedy in index.counted:
+        if not (remedy.is_rollback or remedy.is_hotfix):
             continue
         target = index.preceding(
             remedy.service,
@@ -520,34 +537,133 @@ def detect_failures(
 
 # ------------------------------------------------------------------------------- lead time
 
+LeadBasis = Literal["first_commit", "commit", "merge_squash"]
+ChangeKey = tuple[str | None, object]
+
+
+class LeadTime(NamedTuple):
+    """The lead time of one change, as plain facts (`model()` gives the report's row)."""
+
+    repo: str | None
+    pr_number: int | None
+    sha: str | None
+    deployment: str
+    service: str | None
+    deployed_at: datetime
+    started_at: datetime
+    start_basis: LeadBasis
+    lead_seconds: float
+    coding_seconds: float | None
+    pickup_seconds: float | None
+    review_seconds: float | None
+    deploy_seconds: float | None
+
+    def model(self) -> ChangeLeadTime:
+        """This lead time as the report's `ChangeLeadTime`."""
+        return ChangeLeadTime(
+            repo=self.repo,
+            pr_number=self.pr_number,
+            sha=self.sha,
+            deployment=self.deployment,
+            service=self.service,
+            deployed_at=self.deployed_at,
+            started_at=self.started_at,
+            start_basis=self.start_basis,
+            lead_seconds=self.lead_seconds,
+            coding_seconds=self.coding_seconds,
+            pickup_seconds=self.pickup_seconds,
+            review_seconds=self.review_seconds,
+            deploy_seconds=self.deploy_seconds,
+        )
+
+
+def _lead_order(lead: LeadTime) -> tuple[datetime, str, int, str]:
+    """Report order of lead times: by deployment finish, then repo, PR and sha."""
+    return (lead.deployed_at, lead.repo or "", lead.pr_number or 0, lead.sha or "")
+
+
+class _Carried:
+    """The counted deployments by id, and per change (repo + PR, or repo + sha) the rows of
+    the deployments that carried it, in input order."""
+
+    def __init__(self, deployments: Iterable[DeploymentIn], changes: Iterable[ChangeIn]) -> None:
+        self.deployments = {d.id: d for d in deployments if d.counts}
+        self.first: dict[ChangeKey, ChangeIn] = {}
+        self.more: dict[ChangeKey, list[ChangeIn]] = {}
+        for change in changes:
+            if change.deployment_id not in self.deployments:
+                continue
+            key = (change.repo, change.pr_number if change.pr_number is not None else change.sha)
+            held = self.first.setdefault(key, change)
+            if held is not change:
+                self.more.setdefault(key, [held]).append(change)
+
+    def per_change(self) -> Iterator[Sequence[ChangeIn]]:
+        """Each change's rows."""
+        more = self.more
+        for key, change in self.first.items():
+            yield more.get(key) or (change,)
+
+    def lead(self, rows: Sequence[ChangeIn]) -> LeadTime | None:
+        """A change's lead time to the first of the deployments that carried it."""
+        if len(rows) == 1:
+            return _lead_time(rows[0], self.deployments[rows[0].deployment_id])
+        held: ChangeIn | None = None
+        where: DeploymentIn | None = None
+        for change in rows:
+            deployment = self.deployments[change.deployment_id]
+            if held is None or where is None:
+                held, where = change, deployment
+            elif (_finish(deployment), deployment.id) < (_finish(where), where.id):
+                held, where = _merge_starts(change, held), deployment
+            else:
+                held = _merge_starts(held, change)
+        return None if held is None or where is None else _lead_time(held, where)
+
+
+def lead_times(deployments: Iterable[DeploymentIn], changes: Iterable[ChangeIn]) -> list[LeadTime]:
+    """Each change's lead time to its first successful production deployment, in order."""
+    carried = _Carried(deployments, changes)
+    found = (carried.lead(rows) for rows in carried.per_change())
+    return sorted((lead for lead in found if lead is not None), key=_lead_order)
+
+
+def grouped_lead_times(
+    deployments: Iterable[DeploymentIn],
+    changes: Iterable[ChangeIn],
+    group_of: Mapping[str, str],
+) -> tuple[list[LeadTime], dict[str, list[LeadTime]]]:
+    """`lead_times` of all changes, and of each group's (deployment id → group) on its own.
+
+    A change carried within one group has the same lead time in it as overall, so it is
+    computed once; only a change that several groups deployed is timed again per group.
+    """
+    carried = _Carried(deployments, changes)
+    overall: list[LeadTime] = []
+    groups: dict[str, list[LeadTime]] = defaultdict(list)
+    for rows in carried.per_change():
+        lead = carried.lead(rows)
+        if lead is not None:
+            overall.append(lead)
+        names = {group_of[c.deployment_id] for c in rows}
+        if len(names) == 1:
+            if lead is not None:
+                groups[names.pop()].append(lead)
+            continue
+        for name in sorted(names):
+            own = carried.lead([c for c in rows if group_of[c.deployment_id] == name])
+            if own is not None:
+                groups[name].append(own)
+    for leads in groups.values():
+        leads.sort(key=_lead_order)
+    return sorted(overall, key=_lead_order), dict(groups)
+
 
 def change_lead_times(
     deployments: Iterable[DeploymentIn], changes: Iterable[ChangeIn]
 ) -> list[ChangeLeadTime]:
     """Each change's lead time to its first successful production deployment."""
-    known = {d.id: d for d in deployments if d.counts}
-    first: dict[tuple[str | None, object], tuple[ChangeIn, DeploymentIn]] = {}
-    for change in changes:
-        deployment = known.get(change.deployment_id)
-        if deployment is None:
-            continue
-        key = (change.repo, change.pr_number if change.pr_number is not None else change.sha)
-        held = first.get(key)
-        if held is None or (_finish(deployment), deployment.id) < (
-            _finish(held[1]),
-            held[1].id,
-        ):
-            if held is not None:
-                change = _merge_starts(change, held[0])
-            first[key] = (change, deployment)
-        else:
-            first[key] = (_merge_starts(held[0], change), held[1])
-    out: list[ChangeLeadTime] = []
-    for change, deployment in first.values():
-        timed = _lead_time(change, deployment)
-        if timed is not None:
-            out.append(timed)
-    return sorted(out, key=lambda c: (c.deployed_at, c.repo or "", c.pr_number or 0, c.sha or ""))
+    return [lead.model() for lead in lead_times(deployments, changes)]
 
 
 def _merge_starts(keep: ChangeIn, other: ChangeIn) -> ChangeIn:
@@ -568,27 +684,30 @@ def _merge_starts(keep: ChangeIn, other: ChangeIn) -> ChangeIn:
     )
 
 
-def _lead_time(change: ChangeIn, deployment: DeploymentIn) -> ChangeLeadTime | None:
+def span_seconds(a: datetime | None, b: datetime | None) -> float | None:
+    """Seconds from a to b (never negative), None when either is unknown."""
+    if a is None or b is None:
+        return None
+    return max(0.0, (b - a).total_seconds())
+
+
+def _lead_time(change: ChangeIn, deployment: DeploymentIn) -> LeadTime | None:
+    """A change's lead time to `deployment`, split into its phases when it is a PR."""
     deployed = deployment.finished_at
     assert deployed is not None
-    basis: Literal["first_commit", "commit", "merge_squash"]
-    if change.pr_number is None:
-        start, basis = change.first_commit_at, "commit"
-    elif change.squash_only and change.pr_first_commit_at is None:
-        start, basis = change.merged_at or change.first_commit_at, "merge_squash"
-    else:
-        starts = [s for s in (change.first_commit_at, change.pr_first_commit_at) if s is not None]
-        start, basis = (min(starts) if starts else change.pr_created_at), "first_commit"
+    start = _start(change)
     if start is None or start > deployed:
         return None
-
-    def span(a: datetime | None, b: datetime | None) -> float | None:
-        if a is None or b is None:
-            return None
-        return max(0.0, (b - a).total_seconds())
-
-    pr = change.pr_number is not None
-    return ChangeLeadTime(
+    basis: LeadBasis = "commit"
+    coding = pickup = review = deploy = None
+    if change.pr_number is not None:
+        basis = "merge_squash" if _squash_start(change) else "first_commit"
+        if basis == "first_commit":
+            coding = span_seconds(start, change.pr_created_at)
+        pickup = span_seconds(change.pr_created_at, change.first_review_at)
+        review = span_seconds(change.first_review_at, change.merged_at)
+        deploy = span_seconds(change.merged_at, deployed)
+    return LeadTime(
         repo=change.repo,
         pr_number=change.pr_number,
         sha=change.sha,
@@ -598,13 +717,30 @@ def _lead_time(change: ChangeIn, deployment: DeploymentIn) -> ChangeLeadTime | N
         started_at=start,
         start_basis=basis,
         lead_seconds=(deployed - start).total_seconds(),
-        coding_seconds=span(start, change.pr_created_at)
-        if pr and basis != "merge_squash"
-        else None,
-        pickup_seconds=span(change.pr_created_at, change.first_review_at) if pr else None,
-        review_seconds=span(change.first_review_at, change.merged_at) if pr else None,
-        deploy_seconds=span(change.merged_at, deployed) if pr else None,
+        coding_seconds=coding,
+        pickup_seconds=pickup,
+        review_seconds=review,
+        deploy_seconds=deploy,
     )
+
+
+def _squash_start(change: ChangeIn) -> bool:
+    """A squash-merged PR whose commits are unknown: its lead time starts at the merge."""
+    return change.squash_only and change.pr_first_commit_at is None
+
+
+def _start(change: ChangeIn) -> datetime | None:
+    """When a change's lead time starts: its first commit (the PR's, when earlier), the PR's
+    opening without either, or the merge of a squash-merged PR whose commits are unknown."""
+    first = change.first_commit_at
+    if change.pr_number is None:
+        return first
+    if _squash_start(change):
+        return change.merged_at or first
+    pr_first = change.pr_first_commit_at
+    if first is None:
+        return pr_first if pr_first is not None else change.pr_created_at
+    return first if pr_first is None else min(first, pr_first)
 
 
 # ------------------------------------------------------------------------------- the report
@@ -614,7 +750,7 @@ def _lead_time(change: ChangeIn, deployment: DeploymentIn) -> ChangeLeadTime | N
 class _WindowFigures:
     deploys: list[DeploymentIn]
     failures: list[ChangeFailure]
-    changes: list[ChangeLeadTime]
+    changes: list[LeadTime]
     incidents: list[IncidentIn]
 
     @property
@@ -645,12 +781,13 @@ class _WindowFigures:
 def _figures(
     start: datetime,
     end: datetime,
-    deploys: list[DeploymentIn],
+    counted: Sequence[DeploymentIn],
     failures: dict[str, ChangeFailure],
-    changes: list[ChangeLeadTime],
-    incidents: list[IncidentIn],
+    changes: Sequence[LeadTime],
+    incidents: Sequence[IncidentIn],
 ) -> _WindowFigures:
-    inside = [d for d in deploys if d.counts and _in(d.finished_at, start, end)]
+    """The window's share of the counted deployments, failures, changes and incidents."""
+    inside = [d for d in counted if start <= _finish(d) < end]
     return _WindowFigures(
         deploys=inside,
         failures=[failures[d.id] for d in inside if d.id in failures],
@@ -682,35 +819,34 @@ def dora_report(
     granularity: Granularity = "day",
     tz: tzinfo | None = None,
     benchmarks: BenchmarkTable = LATEST,
+    leads: Sequence[LeadTime] | None = None,
 ) -> DoraReport:
     """The five keys for `scope` over [window_start, window_end), versus the window before it.
 
     Pass deployments, changes and incidents from at least one window length (plus
     `link_window`) before `window_start`, so the previous window and links are complete.
+    `leads`, when given, is `lead_times(deployments, changes)` already computed.
     """
     zone = tz or window_start.tzinfo
     assert zone is not None, "window bounds must be aware datetimes"
     length = window_end - window_start
     days = length.total_seconds() / 86400
     weeks = days / 7
-    links = link_incidents(deployments, incidents, link_window=link_window)
-    failures = detect_failures(deployments, incidents, links) if incident_source else {}
-    lead = change_lead_times(deployments, changes)
-    current = _figures(window_start, window_end, list(deployments), failures, lead, list(incidents))
-    before = _figures(
-        window_start - length, window_start, list(deployments), failures, lead, list(incidents)
-    )
+    index = _Deploys(deployments)
+    links = _link_incidents(index, incidents, link_window)
+    failures = _detect_failures(index, incidents, links) if incident_source else {}
+    lead = lead_times(index.counted, changes) if leads is None else leads
+    counted = index.counted
+    current = _figures(window_start, window_end, counted, failures, lead, incidents)
+    before = _figures(window_start - length, window_start, counted, failures, lead, incidents)
 
     # deployment frequency
     bands_df = benchmarks.bands("deployment_frequency")
     per_week = len(current.deploys) / weeks if weeks else 0.0
     deploy_days = {_finish(d).astimezone(zone).date() for d in current.deploys}
-    services = sorted({d.service or "" for d in deployments if d.counts})
-    per_service = (
-        sorted(sum(1 for d in current.deploys if (d.service or "") == s) / weeks for s in services)
-        if weeks
-        else []
-    )
+    services = sorted({d.service or "" for d in counted})
+    current_by_service = Counter(d.service or "" for d in current.deploys)
+    per_service = sorted(current_by_service[s] / weeks for s in services) if weeks else []
     typical = statistics.median(per_service) if per_service else per_week
     previous_per_week = len(before.deploys) / weeks if weeks else None
     df = Metric(
@@ -925,10 +1061,10 @@ def dora_report(
         if incident_source
         else []
     )
-    slowest = sorted(
+    slowest = heapq.nlargest(
+        DRILL_CAP,
         current.changes,
         key=lambda c: (c.lead_seconds, c.repo or "", c.pr_number or 0, c.sha or ""),
-        reverse=True,
     )
     return DoraReport(
         scope=scope,
@@ -959,7 +1095,7 @@ def dora_report(
         failures_total=len(failures_sorted),
         incident_links=window_links[:DRILL_CAP],
         incident_links_total=len(window_links),
-        slowest_changes=slowest[:DRILL_CAP],
+        slowest_changes=[lead.model() for lead in slowest],
         changes_total=len(current.changes),
         squash_fallback_changes=sum(1 for c in current.changes if c.start_basis == "merge_squash"),
     )

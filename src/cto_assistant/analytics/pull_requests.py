@@ -12,23 +12,28 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cto_assistant.analytics.dora import DurationStats, duration_stats, percentile
+from cto_assistant.analytics.dora import (
+    DurationStats,
+    duration_stats,
+    percentile,
+    span_seconds,
+)
 
 DRILL_CAP = 50
 
 
-@dataclass(frozen=True, slots=True)
-class PullRequestIn:
-    """A pull request, as the flow analytics need it."""
+class PullRequestIn(NamedTuple):
+    """A pull request, as the flow analytics need it (a named tuple: immutable, and cheap to
+    build by the thousand)."""
 
     repo: str
     number: int
@@ -46,8 +51,7 @@ class PullRequestIn:
     url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReviewIn:
+class ReviewIn(NamedTuple):
     """A review."""
 
     repo: str
@@ -122,12 +126,6 @@ class PrReport(_Model):
     why: str
 
 
-def _span(a: datetime | None, b: datetime | None) -> float | None:
-    if a is None or b is None:
-        return None
-    return max(0.0, (b - a).total_seconds())
-
-
 def top_share(counts: Sequence[int], fraction: float = 0.2) -> float | None:
     """Share of the total held by the top `fraction` of contributors (at least one)."""
     total = sum(counts)
@@ -135,6 +133,102 @@ def top_share(counts: Sequence[int], fraction: float = 0.2) -> float | None:
         return None
     top = max(1, math.ceil(len(counts) * fraction))
     return sum(sorted(counts, reverse=True)[:top]) / total
+
+
+class _Facts(NamedTuple):
+    """What one PR adds to the flow of each group it is in: worked out once per PR."""
+
+    merged_in: bool  # merged in the window
+    closed_in: bool  # merged or closed in the window
+    merged: bool
+    waiting: bool  # open, not a draft, no review yet
+    cycle: float | None  # the phases, of a PR merged in the window
+    coding: float | None
+    pickup: float | None
+    review: float | None
+    deploy: float | None
+    size: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The window a flow covers, and what is known of deployments."""
+
+    start: datetime
+    end: datetime
+    now: datetime
+    deployed_at: Mapping[tuple[str, int], datetime]
+
+    def facts(self, pr: PullRequestIn) -> _Facts:
+        """One PR's part in the flow of this window."""
+        done = pr.merged_at or pr.closed_at
+        waiting = (
+            pr.state == "open"
+            and not pr.draft
+            and pr.first_review_at is None
+            and pr.created_at <= self.now
+        )
+        merged = pr.merged_at
+        closed_in = done is not None and self.start <= done < self.end
+        if merged is None or not self.start <= merged < self.end:
+            return _Facts(False, closed_in, merged is not None, waiting, *(None,) * 6)
+        size = None
+        if pr.additions is not None or pr.deletions is not None:
+            size = float((pr.additions or 0) + (pr.deletions or 0))
+        return _Facts(
+            merged_in=True,
+            closed_in=closed_in,
+            merged=True,
+            waiting=waiting,
+            cycle=span_seconds(pr.first_commit_at or pr.created_at, merged) or 0.0,
+            coding=span_seconds(pr.first_commit_at, pr.created_at),
+            pickup=span_seconds(pr.created_at, pr.first_review_at),
+            review=span_seconds(pr.first_review_at, merged),
+            deploy=span_seconds(merged, self.deployed_at.get((pr.repo, pr.number))),
+            size=size,
+        )
+
+    def reviewers(self, reviews: Iterable[ReviewIn]) -> list[str]:
+        """Who submitted each review in the window ("?" when unknown)."""
+        return [r.reviewer or "?" for r in reviews if self.start <= r.submitted_at < self.end]
+
+
+def _known(values: Iterable[float | None]) -> list[float]:
+    """The values that are known."""
+    return [v for v in values if v is not None]
+
+
+def _flow(group: str, facts: Sequence[_Facts], reviewers: Sequence[str]) -> PrFlow:
+    """The flow figures of one group from its PRs' facts and its reviewers in the window."""
+    merged = [f for f in facts if f.merged_in]
+    closed = [f for f in facts if f.closed_in]
+    merged_closed = sum(1 for f in closed if f.merged)
+    abandoned = len(closed) - merged_closed
+    per_reviewer = Counter(reviewers)
+    sizes = _known(f.size for f in merged)
+    return PrFlow(
+        group=group,
+        merged=len(merged),
+        cycle_time=duration_stats(_known(f.cycle for f in merged)),
+        coding=duration_stats(_known(f.coding for f in merged)),
+        pickup=duration_stats(_known(f.pickup for f in merged)),
+        review=duration_stats(_known(f.review for f in merged)),
+        deploy=duration_stats(_known(f.deploy for f in merged)),
+        size_median_lines=percentile(sizes, 50),
+        size_p90_lines=percentile(sizes, 90),
+        merge_rate=Rate(
+            value=merged_closed / len(closed) if closed else None,
+            numerator=merged_closed,
+            n=len(closed),
+        ),
+        abandoned_rate=Rate(
+            value=abandoned / len(closed) if closed else None, numerator=abandoned, n=len(closed)
+        ),
+        reviews=len(reviewers),
+        reviewers=len(per_reviewer),
+        top20_review_share=top_share(list(per_reviewer.values())),
+        waiting_on_review=sum(1 for f in facts if f.waiting),
+    )
 
 
 def pr_flow(
@@ -148,62 +242,8 @@ def pr_flow(
     deployed_at: Mapping[tuple[str, int], datetime] | None = None,
 ) -> PrFlow:
     """The flow figures of one group of PRs and reviews."""
-    deployed_at = deployed_at or {}
-    merged = [
-        p for p in prs if p.merged_at is not None and window_start <= p.merged_at < window_end
-    ]
-    cycle, coding, pickup, review, deploy, sizes = [], [], [], [], [], []
-    for pr in merged:
-        start = pr.first_commit_at or pr.created_at
-        cycle.append(_span(start, pr.merged_at) or 0.0)
-        if (c := _span(pr.first_commit_at, pr.created_at)) is not None:
-            coding.append(c)
-        if (p := _span(pr.created_at, pr.first_review_at)) is not None:
-            pickup.append(p)
-        if (r := _span(pr.first_review_at, pr.merged_at)) is not None:
-            review.append(r)
-        if (d := _span(pr.merged_at, deployed_at.get((pr.repo, pr.number)))) is not None:
-            deploy.append(d)
-        if pr.additions is not None or pr.deletions is not None:
-            sizes.append(float((pr.additions or 0) + (pr.deletions or 0)))
-    closed = [
-        p
-        for p in prs
-        if (p.merged_at or p.closed_at) is not None
-        and window_start <= (p.merged_at or p.closed_at) < window_end  # type: ignore[operator]
-    ]
-    merged_closed = sum(1 for p in closed if p.merged_at is not None)
-    abandoned = len(closed) - merged_closed
-    in_window = [r for r in reviews if window_start <= r.submitted_at < window_end]
-    per_reviewer = Counter(r.reviewer or "?" for r in in_window)
-    waiting = [
-        p
-        for p in prs
-        if p.state == "open" and not p.draft and p.first_review_at is None and p.created_at <= now
-    ]
-    return PrFlow(
-        group=group,
-        merged=len(merged),
-        cycle_time=duration_stats(cycle),
-        coding=duration_stats(coding),
-        pickup=duration_stats(pickup),
-        review=duration_stats(review),
-        deploy=duration_stats(deploy),
-        size_median_lines=percentile(sizes, 50),
-        size_p90_lines=percentile(sizes, 90),
-        merge_rate=Rate(
-            value=merged_closed / len(closed) if closed else None,
-            numerator=merged_closed,
-            n=len(closed),
-        ),
-        abandoned_rate=Rate(
-            value=abandoned / len(closed) if closed else None, numerator=abandoned, n=len(closed)
-        ),
-        reviews=len(in_window),
-        reviewers=len(per_reviewer),
-        top20_review_share=top_share(list(per_reviewer.values())),
-        waiting_on_review=len(waiting),
-    )
+    window = _Window(window_start, window_end, now, deployed_at or {})
+    return _flow(group, [window.facts(p) for p in prs], window.reviewers(reviews))
 
 
 def pr_report(
@@ -216,37 +256,31 @@ def pr_report(
     now: datetime,
     deployed_at: Mapping[tuple[str, int], datetime] | None = None,
 ) -> PrReport:
-    """PR flow overall, per team and per repository."""
-    flow = functools.partial(
-        pr_flow,
-        window_start=window_start,
-        window_end=window_end,
-        now=now,
-        deployed_at=deployed_at,
-    )
-    by_repo: dict[str, list[PullRequestIn]] = defaultdict(list)
-    reviews_by_repo: dict[str, list[ReviewIn]] = defaultdict(list)
-    for pr in prs:
-        by_repo[pr.repo].append(pr)
-    for review in reviews:
-        reviews_by_repo[review.repo].append(review)
+    """PR flow overall, per team and per repository (the 50 repositories that merged most)."""
+    window = _Window(window_start, window_end, now, deployed_at or {})
+    facts = [window.facts(p) for p in prs]
+    by_repo: dict[str, list[_Facts]] = defaultdict(list)
+    reviewers_by_repo: dict[str, list[str]] = defaultdict(list)
+    for pr, fact in zip(prs, facts, strict=True):
+        by_repo[pr.repo].append(fact)
+    in_window = [r for r in reviews if window_start <= r.submitted_at < window_end]
+    for review in in_window:
+        reviewers_by_repo[review.repo].append(review.reviewer or "?")
+    repo_names = sorted(set(by_repo) | {r.repo for r in reviews})
     by_team: dict[str, list[str]] = defaultdict(list)
-    for repo in sorted(set(by_repo) | set(reviews_by_repo)):
+    for repo in repo_names:
         by_team[repo_teams.get(repo) or "(no team)"].append(repo)
-    overall = flow("all", prs, reviews)
+    overall = _flow("all", facts, [r.reviewer or "?" for r in in_window])
     teams = [
-        flow(
+        _flow(
             team,
-            [p for r in repos for p in by_repo[r]],
-            [v for r in repos for v in reviews_by_repo[r]],
+            [f for r in repos for f in by_repo[r]],
+            [v for r in repos for v in reviewers_by_repo[r]],
         )
         for team, repos in sorted(by_team.items())
     ]
-    repos = [
-        flow(repo, by_repo[repo], reviews_by_repo[repo])
-        for repo in sorted(set(by_repo) | set(reviews_by_repo))
-    ]
-    in_window = [r for r in reviews if window_start <= r.submitted_at < window_end]
+    merged_in = {repo: sum(1 for f in by_repo[repo] if f.merged_in) for repo in repo_names}
+    busiest = sorted(repo_names, key=lambda repo: -merged_in[repo])[:DRILL_CAP]
     counts = Counter(r.reviewer or "?" for r in in_window)
     total = sum(counts.values())
     top = [
@@ -254,14 +288,7 @@ def pr_report(
         for name, count in counts.most_common(10)
     ]
     waiting = sorted(
-        (
-            p
-            for p in prs
-            if p.state == "open"
-            and not p.draft
-            and p.first_review_at is None
-            and p.created_at <= now
-        ),
+        (p for p, fact in zip(prs, facts, strict=True) if fact.waiting),
         key=lambda p: p.created_at,
     )
     cycle = overall.cycle_time.median
@@ -270,7 +297,7 @@ def pr_report(
         window_end=window_end,
         overall=overall,
         teams=teams,
-        repos=sorted(repos, key=lambda f: -(f.merged))[:DRILL_CAP],
+        repos=[_flow(repo, by_repo[repo], reviewers_by_repo[repo]) for repo in busiest],
         top_reviewers=top,
         waiting=[
             WaitingPr(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +23,9 @@ from cto_assistant.analytics.dora import (
     DeploymentIn,
     DoraReport,
     IncidentIn,
+    LeadTime,
     dora_report,
+    grouped_lead_times,
     human_duration,
 )
 from cto_assistant.analytics.planning import (
@@ -79,46 +81,31 @@ def _repo(ctx: ToolContext, repo: str | None) -> tuple[str | None, ToolResult | 
 # ------------------------------------------------------------------------------------ DORA
 
 
+def _squash(pr_number: int | None, carried: int) -> bool:
+    """A PR of which the deployment carried nothing but the merge commit (squash-merged)."""
+    return pr_number is not None and not carried
+
+
 def _dora_inputs(
     ctx: ToolContext, *, since: datetime, services: Sequence[str] | None, team: str | None
 ) -> tuple[list[DeploymentIn], list[ChangeIn], list[IncidentIn], dict[str, str]]:
     """Deployments, changes and incidents since `since`; incident key → team key."""
+    window: dict[str, Any] = {"since": since, "until": ctx.now, "services": services}
     deploys = [
-        DeploymentIn(
-            id=r.id,
-            service=r.service,
-            environment=r.environment,
-            status=r.status,
-            finished_at=r.finished_at,
-            started_at=r.started_at,
-            is_rollback=bool(r.is_rollback),
-            is_hotfix=bool(r.is_hotfix),
-            url=r.url,
-        )
-        for r in q.production_deployments(
-            session=ctx.session, since=since, until=ctx.now, services=services
+        DeploymentIn(key, service, env, status, finished, started, bool(back), bool(fix), url)
+        for key, service, env, status, finished, started, back, fix, url in (
+            q.production_deployments(session=ctx.session, **window)
         )
     ]
     changes = [
         ChangeIn(
-            deployment_id=r.deployment_id,
-            repo=r.repo,
-            pr_number=r.pr_number,
-            sha=r.sha,
-            first_commit_at=r.first_commit_at,
-            pr_first_commit_at=r.pr_first_commit_at,
-            pr_created_at=r.pr_created_at,
-            first_review_at=r.first_review_at,
-            merged_at=r.merged_at,
-            squash_only=r.pr_number is not None and not r.carried,
+            key, repo, pr, sha, first, pr_first, opened, reviewed, merged, _squash(pr, carried)
         )
-        for r in q.deployment_changes(
-            session=ctx.session, since=since, until=ctx.now, services=services
+        for key, repo, pr, sha, first, pr_first, opened, reviewed, merged, carried in (
+            q.deployment_changes(session=ctx.session, **window)
         )
     ]
-    incident_rows = q.incidents(
-        session=ctx.session, since=since, until=ctx.now, services=services, team=team
-    )
+    incident_rows = q.incidents(session=ctx.session, team=team, **window)
     incidents = [
         IncidentIn(
             key=r.key,
@@ -184,31 +171,58 @@ def dora_by_team(
     )
     has_incidents = q.has_rows(session=ctx.session, table=Incident)
     common = _report_kwargs(ctx, days=days, incident_source=has_incidents)
+    team_of_deploy = {d.id: owners.get(d.service or "") or "(no team)" for d in deploys}
+    leads, team_leads = grouped_lead_times(deploys, changes, team_of_deploy)
     overall = dora_report(
-        scope="company", deployments=deploys, changes=changes, incidents=incidents, **common
+        scope="company",
+        deployments=deploys,
+        changes=changes,
+        incidents=incidents,
+        leads=leads,
+        **common,
     )
-    team_of_deploy = {d.id: owners.get(d.service or "") for d in deploys}
+    teams = _group_reports(
+        "team",
+        deploys,
+        incidents,
+        group_of_deploy=team_of_deploy,
+        group_of_incident=lambda i: (
+            owners.get(i.service or "") or incident_teams.get(i.key) or "(no team)"
+        ),
+        leads=team_leads,
+        common=common,
+    )
+    return overall, teams
+
+
+def _group_reports(
+    kind: str,
+    deploys: Sequence[DeploymentIn],
+    incidents: Sequence[IncidentIn],
+    *,
+    group_of_deploy: dict[str, str],
+    group_of_incident: Callable[[IncidentIn], str],
+    leads: dict[str, list[LeadTime]],
+    common: dict[str, Any],
+) -> dict[str, DoraReport]:
+    """One DORA report per group that deployed, from each group's deploys, incidents, leads."""
     grouped_d: dict[str, list[DeploymentIn]] = defaultdict(list)
-    grouped_c: dict[str, list[ChangeIn]] = defaultdict(list)
     grouped_i: dict[str, list[IncidentIn]] = defaultdict(list)
     for deployment in deploys:
-        grouped_d[team_of_deploy[deployment.id] or "(no team)"].append(deployment)
-    for change in changes:
-        grouped_c[team_of_deploy.get(change.deployment_id) or "(no team)"].append(change)
+        grouped_d[group_of_deploy[deployment.id]].append(deployment)
     for incident in incidents:
-        owner = owners.get(incident.service or "") or incident_teams.get(incident.key)
-        grouped_i[owner or "(no team)"].append(incident)
-    teams = {
+        grouped_i[group_of_incident(incident)].append(incident)
+    return {
         key: dora_report(
-            scope=f"team {key}",
+            scope=f"{kind} {key}",
             deployments=grouped_d[key],
-            changes=grouped_c[key],
-            incidents=grouped_i[key],
+            changes=[],
+            incidents=grouped_i.get(key, []),
+            leads=leads.get(key, []),
             **common,
         )
         for key in sorted(grouped_d)
     }
-    return overall, teams
 
 
 def _report_kwargs(ctx: ToolContext, *, days: int, incident_source: bool) -> dict[str, Any]:
@@ -335,23 +349,32 @@ def dora_metrics(
     )
     common = _report_kwargs(ctx, days=days, incident_source=has_incidents)
     scope = f"service {service_name}" if service_name else f"team {team_key}"
+    service_of_deploy = {d.id: d.service or "" for d in deploys}
+    leads, service_leads = grouped_lead_times(deploys, changes, service_of_deploy)
     report = dora_report(
-        scope=scope, deployments=deploys, changes=changes, incidents=incidents, **common
+        scope=scope,
+        deployments=deploys,
+        changes=changes,
+        incidents=incidents,
+        leads=leads,
+        **common,
     )
     breakdown = []
     if service_name is None:
-        for name in services:
-            mine = {d.id for d in deploys if d.service == name}
-            if not mine:
-                continue
-            per = dora_report(
-                scope=f"service {name}",
-                deployments=[d for d in deploys if d.service == name],
-                changes=[c for c in changes if c.deployment_id in mine],
-                incidents=[i for i in incidents if i.service == name],
-                **common,
-            )
-            breakdown.append(dict(_compact(per), service=name))
+        per_service = _group_reports(
+            "service",
+            deploys,
+            incidents,
+            group_of_deploy=service_of_deploy,
+            group_of_incident=lambda i: i.service or "",
+            leads=service_leads,
+            common=common,
+        )
+        breakdown = [
+            dict(_compact(per_service[name]), service=name)
+            for name in services
+            if name in per_service
+        ]
     return ok(
         {
             "report": report.model_dump(mode="json"),
@@ -705,31 +728,14 @@ def pr_insights(
         repos = sorted(r for r, t in owners.items() if t == team_key)
     start = ctx.now - timedelta(days=days)
     prs = [
-        PullRequestIn(
-            repo=r.repo,
-            number=r.number,
-            state=r.state,
-            created_at=r.created_at,
-            first_commit_at=r.first_commit_at,
-            first_review_at=r.first_review_at,
-            merged_at=r.merged_at,
-            closed_at=r.closed_at,
-            additions=r.additions,
-            deletions=r.deletions,
-            author=r.author,
-            title=r.title,
-            draft=bool(r.draft),
-            url=r.url,
-        )
-        for r in q.pull_requests(session=ctx.session, since=start, repos=repos)
+        PullRequestIn(*row)
+        for row in q.pull_requests(session=ctx.session, since=start, repos=repos)
     ]
     if not prs:
         return no_data("No pull requests in the window.", sources=sources)
     reviews = [
-        ReviewIn(
-            repo=r.repo, pr_number=r.pr_number, reviewer=r.reviewer, submitted_at=r.submitted_at
-        )
-        for r in q.reviews(session=ctx.session, since=start, until=ctx.now, repos=repos)
+        ReviewIn(*row)
+        for row in q.reviews(session=ctx.session, since=start, until=ctx.now, repos=repos)
     ]
     deployed = q.first_production_deploys(session=ctx.session, since=start, repos=repos)
     report = pr_report(

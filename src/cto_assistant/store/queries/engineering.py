@@ -1,14 +1,15 @@
 """Engineering queries: delivery, planning, quality and pull-request rows for the analytics.
 
 Functions take keyword-only arguments and return plain rows (SQLAlchemy `Row` tuples with
-attribute access) or small dataclasses; joins and aggregation that touch large tables (the
+attribute access; the large delivery reads stream them, in the order of the analytics' input
+fields) or small dataclasses; joins and aggregation that touch large tables (the
 deployment ↔ commit ↔ pull request join behind lead time) run in SQL.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,7 @@ from cto_assistant.store.models import (
 )
 
 PRODUCTION_NAMES = ("production", "prod", "prd", "live")
+AnyRow = sa.Row[*tuple[Any, ...]]  # a row of any width: unpacks into its columns
 IN_CHUNK = 500
 SAMPLE = 20
 
@@ -149,8 +151,16 @@ def has_rows(*, session: Session, table: type[Any]) -> bool:
 # ------------------------------------------------------------------------------------ DORA
 
 
-def _production() -> sa.ColumnElement[bool]:
-    return sa.func.lower(sa.func.trim(Deployment.environment)).in_(PRODUCTION_NAMES)
+def _production(environment: Any = Deployment.environment) -> sa.ColumnElement[bool]:
+    return sa.func.lower(sa.func.trim(environment)).in_(PRODUCTION_NAMES)
+
+
+def _table(model: type[Any]) -> sa.Table:
+    """A mapped class's table: a select of its columns runs as Core, without the ORM's per-row
+    loading (a third of the time of reading ten thousand rows)."""
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -158,95 +168,101 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + IN_CHUNK]
 
 
+def _production_in(
+    d: sa.Table, since: datetime, until: datetime | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """Successful production deployments finished in [since, until) (no end when None)."""
+    where = [d.c.status == "success", _production(d.c.environment), d.c.finished_at >= since]
+    return where if until is None else [*where, d.c.finished_at < until]
+
+
+def _per_services(
+    session: Session,
+    services: Sequence[str] | None,
+    query_for: Callable[[sa.ColumnElement[bool]], sa.Select[Any]],
+) -> Iterator[AnyRow]:
+    """The rows of `query_for(deployment filter)`: of the given services, a chunk of them per
+    query, or of all. Streamed (rows are read as they are used, never held in a list)."""
+    service = _table(Deployment).c.service
+    if services is None:
+        yield from session.execute(query_for(sa.true()))
+        return
+    for chunk in _chunks(list(services)):
+        yield from session.execute(query_for(service.in_(chunk)))
+
+
 def production_deployments(
     *, session: Session, since: datetime, until: datetime, services: Sequence[str] | None = None
-) -> list[sa.Row[Any]]:
-    """Successful production deployments that finished in [since, until)."""
+) -> Iterator[AnyRow]:
+    """Successful production deployments that finished in [since, until), streamed.
+
+    Columns in `DeploymentIn` order: id, service, environment, status, finished_at,
+    started_at, is_rollback, is_hotfix, url.
+    """
+    d = _table(Deployment)
     query = sa.select(
-        Deployment.source_id.label("id"),
-        Deployment.service,
-        Deployment.environment,
-        Deployment.status,
-        Deployment.finished_at,
-        Deployment.started_at,
-        Deployment.is_rollback,
-        Deployment.is_hotfix,
-        Deployment.url,
-    ).where(
-        Deployment.status == "success",
-        _production(),
-        Deployment.finished_at >= since,
-        Deployment.finished_at < until,
-    )
-    if services is None:
-        return list(session.execute(query))
-    rows: list[sa.Row[Any]] = []
-    for chunk in _chunks(list(services)):
-        rows.extend(session.execute(query.where(Deployment.service.in_(chunk))))
-    return rows
+        d.c.source_id.label("id"),
+        d.c.service,
+        d.c.environment,
+        d.c.status,
+        d.c.finished_at,
+        d.c.started_at,
+        d.c.is_rollback,
+        d.c.is_hotfix,
+        d.c.url,
+    ).where(*_production_in(d, since, until))
+    return _per_services(session, services, query.where)
 
 
 def deployment_changes(
     *, session: Session, since: datetime, until: datetime, services: Sequence[str] | None = None
-) -> list[sa.Row[Any]]:
-    """Per (production deployment, change): earliest commit times and the PR's timestamps.
+) -> Iterator[AnyRow]:
+    """Per (production deployment, change): earliest commit times and the PR's timestamps,
+    streamed.
 
     A change is a pull request, or a commit without one. `first_commit_at` is the earliest
     authored time of the commits the deployment carried for the change, not counting the PR's
-    merge commit; `carried` counts them, `merge_carried` says whether the merge commit came too.
+    merge commit; `carried` counts them. Columns in `ChangeIn` order: deployment_id, repo,
+    pr_number, sha, first_commit_at, pr_first_commit_at, pr_created_at, first_review_at,
+    merged_at, then carried.
+
+    The changes are read for `deployment_source_id IN (the deployments)`, not through a join:
+    SQLite then walks the change index in order (a third faster than one seek per deployment).
     """
-    merge_sha = sa.func.coalesce(PullRequest.merge_commit_sha, "")
-    lone_sha = sa.case((DeploymentChange.pr_number.is_(None), DeploymentChange.sha), else_=None)
+    d, dc, c, pr = (_table(m) for m in (Deployment, DeploymentChange, Commit, PullRequest))
+    merge_sha = sa.func.coalesce(pr.c.merge_commit_sha, "")
+    not_merge = dc.c.sha != merge_sha
     query = (
         sa.select(
-            DeploymentChange.deployment_source_id.label("deployment_id"),
-            DeploymentChange.repo,
-            DeploymentChange.pr_number,
-            sa.func.min(DeploymentChange.sha).label("sha"),
-            sa.func.min(
-                sa.case((DeploymentChange.sha != merge_sha, Commit.authored_at), else_=None)
-            ).label("first_commit_at"),
-            sa.func.sum(sa.case((DeploymentChange.sha != merge_sha, 1), else_=0)).label("carried"),
-            sa.func.max(sa.case((DeploymentChange.sha == merge_sha, 1), else_=0)).label(
-                "merge_carried"
-            ),
-            sa.func.min(PullRequest.first_commit_at).label("pr_first_commit_at"),
-            sa.func.min(PullRequest.created_at).label("pr_created_at"),
-            sa.func.min(PullRequest.first_review_at).label("first_review_at"),
-            sa.func.min(PullRequest.merged_at).label("merged_at"),
+            dc.c.deployment_source_id.label("deployment_id"),
+            dc.c.repo,
+            dc.c.pr_number,
+            sa.func.min(dc.c.sha).label("sha"),
+            sa.func.min(sa.case((not_merge, c.c.authored_at))).label("first_commit_at"),
+            sa.func.min(pr.c.first_commit_at).label("pr_first_commit_at"),
+            sa.func.min(pr.c.created_at).label("pr_created_at"),
+            sa.func.min(pr.c.first_review_at).label("first_review_at"),
+            sa.func.min(pr.c.merged_at).label("merged_at"),
+            sa.func.sum(sa.case((not_merge, 1), else_=0)).label("carried"),
         )
-        .select_from(Deployment)
-        .join(DeploymentChange, DeploymentChange.deployment_source_id == Deployment.source_id)
-        .outerjoin(
-            Commit,
-            sa.and_(Commit.sha == DeploymentChange.sha, Commit.repo == DeploymentChange.repo),
-        )
-        .outerjoin(
-            PullRequest,
-            sa.and_(
-                PullRequest.repo == DeploymentChange.repo,
-                PullRequest.number == DeploymentChange.pr_number,
-            ),
-        )
-        .where(
-            Deployment.status == "success",
-            _production(),
-            Deployment.finished_at >= since,
-            Deployment.finished_at < until,
+        .select_from(
+            dc.outerjoin(c, sa.and_(c.c.sha == dc.c.sha, c.c.repo == dc.c.repo)).outerjoin(
+                pr, sa.and_(pr.c.repo == dc.c.repo, pr.c.number == dc.c.pr_number)
+            )
         )
         .group_by(
-            DeploymentChange.deployment_source_id,
-            DeploymentChange.repo,
-            DeploymentChange.pr_number,
-            lone_sha,
+            dc.c.deployment_source_id,
+            dc.c.repo,
+            dc.c.pr_number,
+            sa.case((dc.c.pr_number.is_(None), dc.c.sha)),
         )
     )
-    if services is None:
-        return list(session.execute(query))
-    rows: list[sa.Row[Any]] = []
-    for chunk in _chunks(list(services)):
-        rows.extend(session.execute(query.where(Deployment.service.in_(chunk))))
-    return rows
+    deployments = sa.select(d.c.source_id).where(*_production_in(d, since, until))
+    return _per_services(
+        session,
+        services,
+        lambda mine: query.where(dc.c.deployment_source_id.in_(deployments.where(mine))),
+    )
 
 
 def incidents(
@@ -378,70 +394,67 @@ def quality_snapshots(
 
 def pull_requests(
     *, session: Session, since: datetime, repos: Sequence[str] | None = None
-) -> list[sa.Row[Any]]:
-    """PRs created, merged or closed since `since`, plus every PR still open."""
+) -> Iterator[AnyRow]:
+    """PRs created, merged or closed since `since`, plus every PR still open, streamed.
+
+    Columns in `PullRequestIn` order: repo, number, state, created_at, first_commit_at,
+    first_review_at, merged_at, closed_at, additions, deletions, author, title, draft, url.
+    """
+    pr = _table(PullRequest)
     query = sa.select(
-        PullRequest.repo,
-        PullRequest.number,
-        PullRequest.title,
-        PullRequest.author,
-        PullRequest.state,
-        PullRequest.created_at,
-        PullRequest.first_commit_at,
-        PullRequest.first_review_at,
-        PullRequest.approved_at,
-        PullRequest.merged_at,
-        PullRequest.closed_at,
-        PullRequest.additions,
-        PullRequest.deletions,
-        PullRequest.draft,
-        PullRequest.url,
+        pr.c.repo,
+        pr.c.number,
+        pr.c.state,
+        pr.c.created_at,
+        pr.c.first_commit_at,
+        pr.c.first_review_at,
+        pr.c.merged_at,
+        pr.c.closed_at,
+        pr.c.additions,
+        pr.c.deletions,
+        pr.c.author,
+        pr.c.title,
+        pr.c.draft,
+        pr.c.url,
     ).where(
         sa.or_(
-            PullRequest.created_at >= since,
-            PullRequest.merged_at >= since,
-            PullRequest.closed_at >= since,
-            PullRequest.state == "open",
+            pr.c.created_at >= since,
+            pr.c.merged_at >= since,
+            pr.c.closed_at >= since,
+            pr.c.state == "open",
         )
     )
     if repos is not None:
-        query = query.where(PullRequest.repo.in_(list(repos)))
-    return list(session.execute(query))
+        query = query.where(pr.c.repo.in_(list(repos)))
+    yield from session.execute(query)
 
 
 def reviews(
     *, session: Session, since: datetime, until: datetime, repos: Sequence[str] | None = None
-) -> list[sa.Row[Any]]:
-    """Reviews submitted in [since, until)."""
+) -> Iterator[AnyRow]:
+    """Reviews submitted in [since, until), streamed: repo, pr_number, reviewer, submitted_at."""
+    review = _table(Review)
     query = sa.select(
-        Review.repo, Review.pr_number, Review.reviewer, Review.state, Review.submitted_at
-    ).where(Review.submitted_at >= since, Review.submitted_at < until)
+        review.c.repo, review.c.pr_number, review.c.reviewer, review.c.submitted_at
+    ).where(review.c.submitted_at >= since, review.c.submitted_at < until)
     if repos is not None:
-        query = query.where(Review.repo.in_(list(repos)))
-    return list(session.execute(query))
+        query = query.where(review.c.repo.in_(list(repos)))
+    yield from session.execute(query)
 
 
 def first_production_deploys(
     *, session: Session, since: datetime, repos: Sequence[str] | None = None
 ) -> dict[tuple[str, int], datetime]:
     """(repo, PR number) → when a production deployment carrying it first finished."""
+    d, dc = _table(Deployment), _table(DeploymentChange)
     query = (
-        sa.select(
-            DeploymentChange.repo,
-            DeploymentChange.pr_number,
-            sa.func.min(Deployment.finished_at),
-        )
-        .join(Deployment, Deployment.source_id == DeploymentChange.deployment_source_id)
-        .where(
-            Deployment.status == "success",
-            _production(),
-            Deployment.finished_at >= since,
-            DeploymentChange.pr_number.is_not(None),
-        )
-        .group_by(DeploymentChange.repo, DeploymentChange.pr_number)
+        sa.select(dc.c.repo, dc.c.pr_number, sa.func.min(d.c.finished_at))
+        .select_from(dc.join(d, d.c.source_id == dc.c.deployment_source_id))
+        .where(*_production_in(d, since), dc.c.pr_number.is_not(None))
+        .group_by(dc.c.repo, dc.c.pr_number)
     )
     if repos is not None:
-        query = query.where(DeploymentChange.repo.in_(list(repos)))
+        query = query.where(dc.c.repo.in_(list(repos)))
     return {
         (repo, number): at
         for repo, number, at in session.execute(query)
