@@ -152,7 +152,7 @@ class Review(Sourced, Base):
     pr_number: Mapped[int] = mapped_column(Integer)
     reviewer: Mapped[str | None] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(32))  # APPROVED, CHANGES_REQUESTED, COMMENTED
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
 class Commit(Sourced, Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 13:01:06.221114
+Create Date: 2026-11-26 13:04:24.956883
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_deployment_service_env_status_finished', ['service', 'environment', 'status', 'finished_at'], unique=False)
         batch_op.create_index('ix_deployment_synced_at', ['synced_at'], unique=False)
 
+    with op.batch_alter_table('review', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_review_submitted_at'), ['submitted_at'], unique=False)
+
     with op.batch_alter_table('sli_point', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sli_point_slo_source_id'))
         batch_op.create_index('ix_sli_point_slo_at', ['slo_source_id', 'at', 'good', 'total'], unique=False)
@@ -39,6 +42,9 @@ def downgrade() -> None:
     with op.batch_alter_table('sli_point', schema=None) as batch_op:
         batch_op.drop_index('ix_sli_point_slo_at')
         batch_op.create_index(batch_op.f('ix_sli_point_slo_source_id'), ['slo_source_id'], unique=False)
+
+    with op.batch_alter_table('review', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_review_submitted_at'))
 
     with op.batch_alter_table('deployment', schema=None) as batch_op:
         batch_op.drop_index('ix_deployment_synced_at')
