@@ -7,6 +7,7 @@ but fails to import raises: a broken tool must never disappear silently.
 
 from __future__ import annotations
 
+import gc
 import importlib
 
 from cto_assistant.tools.base import REGISTRY, ToolSpec
@@ -22,14 +23,26 @@ TOOL_MODULES = (
 )
 
 
+_frozen = False
+
+
 def load_tools() -> dict[str, ToolSpec]:
-    """Import every tools module that exists and return the registry."""
+    """Import every tools module that exists and return the registry.
+
+    The first call also freezes the garbage collector's view of what is alive: the ~150k
+    objects the imports made live as long as the process, and without the freeze every full
+    collection in a tool call walks them again (70-80 ms each on a large store's tools).
+    """
+    global _frozen
     for name in TOOL_MODULES:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
     return REGISTRY
 
 
