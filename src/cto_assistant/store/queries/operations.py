@@ -483,52 +483,6 @@ def owning_teams(
     return {key: max(teams, key=lambda team: teams[team]) for key, teams in shares.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class CostSliceRow:
-    """Spend of one slice key (every dimension, tags as JSON text) in two periods."""
-
-    service: str | None
-    region: str | None
-    account: str | None
-    usage_type: str | None
-    team: str | None
-    project: str | None
-    provider: str | None
-    tags_json: str | None
-    previous: float
-    current: float
-
-
-def cost_slices(
-    session: Session,
-    *,
-    start: date,
-    end: date,
-    previous_start: date,
-    previous_end: date,
-    cost_type: CostType = "amortized",
-    filters: CostFilter | None = None,
-) -> list[CostSliceRow]:
-    """Spend per slice key for [previous_start, previous_end] and [start, end], in one scan."""
-    current, previous = slice_sums(
-        session,
-        start=start,
-        end=end,
-        previous_start=previous_start,
-        previous_end=previous_end,
-        cost_type=cost_type,
-        filters=filters,
-    )
-    return [
-        CostSliceRow(
-            *key[:8],  # type: ignore[misc]
-            previous=previous.get(key, 0.0),
-            current=current.get(key, 0.0),
-        )
-        for key in {**previous, **current}
-    ]
-
-
 SLICE_DIMENSIONS = ("service", "region", "account", "usage_type", "team", "project", "provider")
 
 
@@ -543,7 +497,7 @@ def slice_sums(
     filters: CostFilter | None = None,
 ) -> tuple[dict[GroupKey, float], dict[GroupKey, float]]:
     """(current, previous) spend per slice key: the SLICE_DIMENSIONS values, then the tags as
-    JSON text (`cost_slices` without a row object per key, for callers that want columns)."""
+    JSON text, for the change explanation's attribution table."""
     current, previous = period_sums(
         session,
         groups=[*SLICE_DIMENSIONS, TAGS_JSON],
