@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import re
 import statistics
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from cto_assistant import accounts
+from bench_app import PASSWORD, bench_app
+
 from cto_assistant.demo.simulators.common import served
-from cto_assistant.settings import load_settings
 from cto_assistant.store.db import Store
-from cto_assistant.web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "bench browser password 1234"  # noqa: S105
 READY = "[data-dashboard][data-ready=true]"
 SETTLE_MS = 1500  # after ready: lazy modules (the chart bundle) and chart data arrive
 
@@ -36,16 +32,7 @@ def bench_browser(store: Store, now: Any, *, runs: int = 5) -> dict[str, Any]:
         return {"skipped": f"{CHROMIUM} not installed"}
     from playwright.sync_api import sync_playwright
 
-    settings = load_settings(
-        data_dir=Path(tempfile.mkdtemp(prefix="bench-browser-")),
-        secret_key="bench-browser-secret-key-0b9c8d7e6f5a",  # noqa: S106
-        clock=now,
-        log_level="ERROR",
-    )
-    username = f"browser{int(time.time())}"
-    with store.session() as session:
-        accounts.create_user(session=session, username=username, password=PASSWORD, role="viewer")
-    app = create_app(settings, store=store)
+    app, username = bench_app(store, now, name="browser")
     found: dict[str, Any] = {}
     with served(app, lifespan=True) as server, sync_playwright() as playwright:
         assert app.state.warmer.wait_idle(600), "the first warm-up did not finish"

@@ -20,19 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from bench_app import PASSWORD, bench_app
 from tests.reliability.test_load import PAGE_CALLS, Tally, user
 
-from cto_assistant import accounts
 from cto_assistant.connectors.focus.importer import import_focus
 from cto_assistant.demo.simulators.common import served
-from cto_assistant.settings import load_settings
 from cto_assistant.store.db import Store
 from cto_assistant.store.models import CostDaily
 from cto_assistant.store.rollup import mark_all_cost_dirty, refresh_cost_rollup
-from cto_assistant.web.app import create_app
 
 SOURCE = "bench-load"
-PASSWORD = "bench load password 1234"  # noqa: S105
 
 
 def bench_load(
@@ -44,16 +41,7 @@ def bench_load(
     folder = Path(tempfile.mkdtemp(prefix="bench-load-"))
     export = folder / "focus.csv"
     focus.generate(export, focus_rows)
-    settings = load_settings(
-        data_dir=folder,
-        secret_key="bench-load-secret-key-6f1d2c9e8a7b",  # noqa: S106
-        clock=now,
-        log_level="ERROR",
-    )
-    username = f"load{int(time.time())}"
-    with store.session() as session:
-        accounts.create_user(session=session, username=username, password=PASSWORD, role="viewer")
-    app = create_app(settings, store=store)
+    app, username = bench_app(store, now, name="load")
     tally = Tally()
     imported: dict[str, Any] = {}
 

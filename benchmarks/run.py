@@ -228,25 +228,14 @@ def bench_duckdb(store_path: Path, today: date, runs: int) -> dict[str, Any]:
 
 def bench_dashboard(store: Any, now: datetime, runs: int) -> dict[str, Any]:
     """GET /api/dashboard over HTTP: cold (cache emptied) and warm."""
+    from bench_app import PASSWORD, bench_app
     from fastapi.testclient import TestClient
 
-    from cto_assistant import accounts
-    from cto_assistant.settings import load_settings
     from cto_assistant.store.rollup import bump_data_version
     from cto_assistant.web import events
-    from cto_assistant.web.app import create_app
 
-    folder = Path(tempfile.mkdtemp(prefix="bench-web-"))
-    settings = load_settings(
-        data_dir=folder,
-        secret_key="bench-secret-key-3c9f1e0a7b2d4e6f",  # noqa: S106
-        clock=now,
-        log_level="ERROR",
-    )
-    username, password = f"bench{int(time.time())}", "bench password 1234"
-    with store.session() as session:
-        accounts.create_user(session=session, username=username, password=password, role="admin")
-    app = create_app(settings, store=store)
+    app, username = bench_app(store, now, name="web", role="admin")
+    password = PASSWORD
     with TestClient(app) as client:
         page = client.get("/login")
         import re
