@@ -443,23 +443,30 @@ def sync_section(sync: dict[str, Any] | None) -> list[str]:
     ]  # fmt: skip
 
 
-CARRIED = ("sync_large",)  # parts too slow for every run: kept from the last run that made them
+PART_KEYS = {"sync": ("sync", "sync_large")}  # a --skip part → the report keys it fills
 
 
-def carry_over(report: dict[str, Any]) -> None:
-    """Keep the CARRIED parts of the previous report.json that this run did not measure."""
+def carry_over(report: dict[str, Any], skipped: set[str]) -> None:
+    """Keep, from the previous report.json, the figures of the parts this run does not measure
+    (skipped ones, and the large-world sync that only `--sync-scale large` measures), each
+    labelled with the run that measured it."""
     previous_path = RESULTS / "report.json"
     if not previous_path.exists():
         return
     previous = json.loads(previous_path.read_text())
-    for key in CARRIED:
-        if key not in report and key in previous:
+    keys = {"sync_large"} | {key for part in skipped for key in PART_KEYS.get(part, (part,))}
+    for key in sorted(keys):
+        if key in previous:
             report[key] = previous[key]
+            measured = previous.get("carried", {}).get(key) or previous[key].get(
+                "ran_at", previous.get("ran_at", "?")
+            )
+            report.setdefault("carried", {})[key] = measured
 
 
 def write_report(report: dict[str, Any]) -> None:
-    report["peak_rss_mb"] = round(peak_rss_mb())
     """REPORT.md and report.json under benchmarks/results/."""
+    report["peak_rss_mb"] = round(peak_rss_mb())
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     lines = [
@@ -467,6 +474,15 @@ def write_report(report: dict[str, Any]) -> None:
         "",
         f"Run {report['ran_at']} on {report['machine']} — world: {report['world']}.",
         "Regenerate with `make bench` (see benchmarks/run.py for what each figure measures).",
+        *(
+            [
+                "Kept from earlier runs (not measured in this one): "
+                + ", ".join(f"{key} ({at})" for key, at in sorted(report["carried"].items()))
+                + "."
+            ]
+            if report.get("carried")
+            else []
+        ),
         "",
     ]
     setup = report.get("setup", {})
@@ -635,7 +651,7 @@ def main() -> None:
         "world": f"{args.scale} (seed 42, today {world_store.TODAY})",
         "notes": [],
     }
-    carry_over(report)
+    carry_over(report, skip)
     started = time.perf_counter()
     path = world_store.ensure(args.scale)
     report["world_build_seconds"] = round(time.perf_counter() - started, 1)
@@ -690,6 +706,7 @@ def main() -> None:
     if "sync" not in skip:
         key = "sync" if args.sync_scale == "small" else "sync_large"
         report[key] = bench_sync(args.sync_scale)
+        report.get("carried", {}).pop(key, None)
         print("sync", report[key], flush=True)
         write_report(report)
     if "focus" not in skip:

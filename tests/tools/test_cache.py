@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from cto_assistant.settings import Settings
 from cto_assistant.store import Store
@@ -10,7 +16,7 @@ from cto_assistant.store.db import upsert
 from cto_assistant.store.rollup import bump_data_version
 from cto_assistant.sync.engine import StreamRunResult, record_run
 from cto_assistant.tools import operations  # noqa: F401  (registers the tools)
-from cto_assistant.tools.base import REGISTRY, ToolContext, call_tool
+from cto_assistant.tools.base import REGISTRY, ToolContext, ToolResult, call_tool
 from cto_assistant.tools.cache import ToolCache
 
 NOW = datetime(2026, 3, 18, 12, tzinfo=UTC)
@@ -87,3 +93,26 @@ def test_writing_tools_and_unsynced_state_are_never_cached() -> None:
     assert not ToolCache.cacheable(REGISTRY["create_jira_ticket"])
     assert not ToolCache.cacheable(REGISTRY["alerts"])
     assert ToolCache.cacheable(REGISTRY["cloud_spend"])
+
+
+def test_concurrent_askers_of_one_answer_compute_it_once(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight threads ask a slow tool at once: one computes, seven wait and get its answer."""
+    calls: list[str] = []
+    spec = REGISTRY["cloud_spend"]
+    original = spec.function
+
+    def slow(ctx: ToolContext, **arguments: object) -> ToolResult:
+        calls.append(threading.current_thread().name)
+        time.sleep(0.3)
+        return original(ctx, **arguments)
+
+    monkeypatch.setitem(REGISTRY, "cloud_spend", dataclasses.replace(spec, function=slow))
+    with sqlite_store.session() as session:
+        upsert(session, "cost_daily", [cost(1, 10.0)])
+    cache = ToolCache()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        totals = list(pool.map(lambda _: spend(sqlite_store, cache), range(8)))
+    assert totals == [10.0] * 8
+    assert len(calls) == 1 and cache.hits == 7

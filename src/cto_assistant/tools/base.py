@@ -228,18 +228,32 @@ def call_tool(
         )
     values = parsed.model_dump()
     cache = ctx.cache if ctx.cache is not None and ctx.cache.cacheable(spec) else None
-    key = cache.key(spec, ctx, values) if cache is not None else None
-    if cache is not None:
-        hit = cache.get(key, ctx.now)
+    if cache is None:
+        return _run_tool(spec, ctx, values)
+    key = cache.key(spec, ctx, values)
+    hit = cache.get(key, ctx.now)
+    if hit is not None:
+        return hit
+    with cache.computing(key):
+        hit = cache.get(key, ctx.now)  # computed by another asker while we waited
         if hit is not None:
             return hit
+        result = _run_tool(spec, ctx, values)
+        if result.status is not ToolStatus.ERROR:
+            cache.put(key, result, ctx.now)
+    return result
+
+
+def _run_tool(spec: ToolSpec, ctx: ToolContext, values: dict[str, Any]) -> ToolResult:
+    """Run a tool with validated arguments; a product error becomes an error envelope."""
     try:
         result = spec.function(ctx, **values)
     except CTOError as exc:
         return ToolResult(
-            tool=name, status=ToolStatus.ERROR, summary=f"{name} failed: {exc}", error=str(exc)
+            tool=spec.name,
+            status=ToolStatus.ERROR,
+            summary=f"{spec.name} failed: {exc}",
+            error=str(exc),
         )
-    result.tool = name
-    if cache is not None and result.status is not ToolStatus.ERROR:
-        cache.put(key, result, ctx.now)
+    result.tool = spec.name
     return result

@@ -13,6 +13,9 @@ that did not run the sync still sees the new version on its next call: several w
 never serve an answer older than the last commit they can read. The web app's warmer
 (web/warm.py) recomputes the dashboard's answers after each sync and before they expire.
 
+Concurrent askers of one key compute it once (`computing`): after a sync, a dashboard opened
+by ten people while the warmer runs costs one computation per widget, not eleven.
+
 Contexts opt in (`ToolContext.cache`): the web API and the assistant do, tests and one-off
 scripts see every write immediately. Tools that write, or read state that is not synced
 (alerts, documents, the web, the run log itself), are never cached.
@@ -23,7 +26,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +50,7 @@ class ToolCache:
         self.misses = 0
         self._entries: OrderedDict[Hashable, tuple[datetime, ToolResult]] = OrderedDict()
         self._lock = threading.Lock()
+        self._computing: dict[Hashable, tuple[threading.Lock, int]] = {}
 
     @staticmethod
     def cacheable(spec: ToolSpec) -> bool:
@@ -83,6 +88,29 @@ class ToolCache:
         with self._lock:
             found = self._entries.get(key)
         return None if found is None else now - found[0]
+
+    @contextmanager
+    def computing(self, key: Hashable, *, timeout: float = 300.0) -> Iterator[None]:
+        """Hold the key's computing lock: a second asker waits for the first one's answer.
+
+        Tools nest one way only (summaries call domain tools), so the locks cannot deadlock;
+        the timeout is a backstop that lets a stuck wait compute on its own.
+        """
+        with self._lock:
+            lock, users = self._computing.get(key, (threading.Lock(), 0))
+            self._computing[key] = (lock, users + 1)
+        held = lock.acquire(timeout=timeout)
+        try:
+            yield
+        finally:
+            if held:
+                lock.release()
+            with self._lock:
+                lock, users = self._computing[key]
+                if users == 1:
+                    del self._computing[key]
+                else:
+                    self._computing[key] = (lock, users - 1)
 
     def put(self, key: Hashable, result: ToolResult, now: datetime) -> None:
         """Keep a result computed for `now` (the oldest entry goes when full)."""
