@@ -455,18 +455,20 @@ def carry_over(report: dict[str, Any], skipped: set[str]) -> None:
         return
     previous = json.loads(previous_path.read_text())
     keys = {"sync_large"} | {key for part in skipped for key in PART_KEYS.get(part, (part,))}
+    report["peak_rss_carried_mb"] = max(
+        previous.get("peak_rss_mb", 0), previous.get("peak_rss_carried_mb", 0)
+    )
     for key in sorted(keys):
         if key in previous:
             report[key] = previous[key]
-            measured = previous.get("carried", {}).get(key) or previous[key].get(
-                "ran_at", previous.get("ran_at", "?")
-            )
+            own = previous[key].get("ran_at") if isinstance(previous[key], dict) else None
+            measured = own or previous.get("carried", {}).get(key) or previous.get("ran_at", "?")
             report.setdefault("carried", {})[key] = measured
 
 
 def write_report(report: dict[str, Any]) -> None:
     """REPORT.md and report.json under benchmarks/results/."""
-    report["peak_rss_mb"] = round(peak_rss_mb())
+    report["peak_rss_mb"] = max(round(peak_rss_mb()), report.get("peak_rss_carried_mb", 0))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     lines = [
