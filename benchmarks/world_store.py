@@ -65,12 +65,18 @@ def store_path(scale: str, today: date) -> Path:
 
 
 def bring_up_to_date(store: Store) -> None:
-    """Create tables and indexes the models have but a cached store predates."""
+    """Create tables and indexes the models have but a cached store predates, then record the
+    schema as the newest migration's (so `cto` processes on this store do not migrate again)."""
+    from alembic import command
+
+    from cto_assistant.store.db import alembic_config
+
     Base.metadata.create_all(store.engine, checkfirst=True)
     with store.engine.begin() as connection:
         for table in Base.metadata.sorted_tables:
             for index in table.indexes:
                 index.create(connection, checkfirst=True)
+    command.stamp(alembic_config(str(store.url)), "head")
 
 
 def build(scale: str, today: date, *, log: Any = print) -> tuple[Path, int, float]:
