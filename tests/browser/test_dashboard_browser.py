@@ -87,6 +87,28 @@ def test_layout_changes_are_saved_for_the_user(page: Any, site: Site) -> None:
         )
 
 
+def test_a_closed_incident_modal_stays_closed_when_its_details_arrive(
+    page: Any, site: Site
+) -> None:
+    """Escape before the incident's details come back: they must not reopen the modal."""
+    held: list[Any] = []
+    page.route("**/api/widgets/incidents/detail*", lambda route: held.append(route))
+    open_dashboard(page, site)
+    page.click("[data-widget=incidents] .mini-list li")
+    page.wait_for_selector("[data-modal][open]")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-modal]", state="hidden")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the details were never asked for"
+    for route in held:
+        route.continue_()
+    page.wait_for_timeout(700)
+    assert not page.is_visible("[data-modal]")
+
+
 def test_clicking_an_incident_shows_its_timeline(page: Any, site: Site) -> None:
     open_dashboard(page, site)
     page.click("[data-widget=incidents] .mini-list li")

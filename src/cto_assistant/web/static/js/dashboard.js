@@ -278,7 +278,10 @@ function incidentDetail(row) {
     if (!response.ok) return;
     const detail = await response.json();
     const incident = detail.status === "ok" ? (detail.data?.incident || detail.data) : null;
-    if (incident && incident.key === row.key) show({ ...row, ...incident });
+    // Only fill in the modal the user still looks at: a closed one must not pop back up.
+    const dialog = document.querySelector("[data-modal]");
+    const stillShown = dialog?.open && dialog.querySelector("[data-modal-title]")?.textContent.startsWith(`${row.key} ·`);
+    if (incident && incident.key === row.key && stillShown) show({ ...row, ...incident });
   });
 }
 
