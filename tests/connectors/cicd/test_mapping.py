@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cto_assistant.connectors.cicd.mapping import (
@@ -13,6 +15,20 @@ from cto_assistant.connectors.cicd.mapping import (
     repo_from_remote,
 )
 from cto_assistant.errors import SchemaDriftError
+
+
+def deploy_api(build: dict[str, Any]) -> dict[str, Any]:
+    """The deploy-api job's deployment row (DEPLOY_ENV / ROLLBACK parameters)."""
+    return jenkins_deployment(
+        build,
+        source="jenkins",
+        job="deploy-api",
+        service="api",
+        repo=None,
+        environment_parameter="DEPLOY_ENV",
+        rollback_parameter="ROLLBACK",
+        rules=DeployRules(),
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,32 +95,14 @@ def test_jenkins_build_status_and_timing() -> None:
         "url": "u",
         "actions": [{"parameters": [{"name": "DEPLOY_ENV", "value": "prod"}]}],
     }
-    row = jenkins_deployment(
-        build,
-        source="jenkins",
-        job="deploy-api",
-        service="api",
-        repo=None,
-        environment_parameter="DEPLOY_ENV",
-        rollback_parameter="ROLLBACK",
-        rules=DeployRules(),
-    )
+    row = deploy_api(build)
     assert (row["status"], row["environment"], row["source_id"]) == (
         "failure",
         "production",
         "deploy-api#9",
     )
     assert (row["finished_at"] - row["started_at"]).total_seconds() == 90
-    running = jenkins_deployment(
-        {**build, "result": None},
-        source="jenkins",
-        job="deploy-api",
-        service="api",
-        repo=None,
-        environment_parameter="DEPLOY_ENV",
-        rollback_parameter="ROLLBACK",
-        rules=DeployRules(),
-    )
+    running = deploy_api({**build, "result": None})
     assert (running["status"], running["finished_at"]) == ("in_progress", None)
     with pytest.raises(SchemaDriftError, match="timestamp"):
         jenkins_deployment(
@@ -127,16 +125,7 @@ def test_malformed_jenkins_and_circleci_payloads_are_schema_drift() -> None:
         "actions": [None, {"lastBuiltRevision": {"SHA1": "abc", "branch": "main"}}],
     }
     with pytest.raises(SchemaDriftError, match="'lastBuiltRevision.branch' is a string") as caught:
-        jenkins_deployment(
-            build,
-            source="jenkins",
-            job="deploy-api",
-            service="api",
-            repo=None,
-            environment_parameter="DEPLOY_ENV",
-            rollback_parameter="ROLLBACK",
-            rules=DeployRules(),
-        )
+        deploy_api(build)
     assert caught.value.source == "jenkins"
     with pytest.raises(SchemaDriftError, match="CircleCI pipeline: 'vcs' is a list"):
         circleci_commit({"vcs": ["abc"]}, source="circleci")
