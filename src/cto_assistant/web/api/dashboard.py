@@ -66,13 +66,8 @@ def tool_context(
 
 
 def app_tool_cache(request: Request) -> ToolCache:
-    """This app's tool cache (answers reused until the next sync or import commits)."""
-    cache: ToolCache | None = getattr(request.app.state, "tool_cache", None)
-    if cache is None:
-        settings = request.app.state.settings
-        cache = request.app.state.tool_cache = ToolCache(
-            max_age_seconds=settings.tool_cache_seconds
-        )
+    """This app's tool cache (create_app makes it; answers reused until a sync commits)."""
+    cache: ToolCache = request.app.state.tool_cache
     return cache
 
 
