@@ -175,10 +175,15 @@ def test_chat_confirm_event_asks_before_running_the_action(page: Any, site: Site
     page.goto(f"{site.url}/reports")
     page.click("[data-chat-toggle]")
     page.click("[data-chat-clear]")
-    for _ in range(2):
+    for asked in (1, 2):
         page.fill("#chat-input", "File a ticket to rotate the key")
         page.press("#chat-input", "Enter")
-        page.wait_for_selector("[data-chat-log] .msg-assistant[data-done=true] >> nth=-1")
+        # Wait for this answer, not the one before it: count the finished answers.
+        page.wait_for_function(
+            "n => document.querySelectorAll("
+            "'[data-chat-log] .msg-assistant[data-done=true] [data-pending-action]').length >= n",
+            arg=asked,
+        )
     boxes = page.query_selector_all("[data-pending-action]")
     assert len(boxes) == 2
     text = boxes[0].text_content()
