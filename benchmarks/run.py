@@ -274,10 +274,28 @@ def bench_dashboard(store: Any, now: datetime, runs: int) -> dict[str, Any]:
         after_sync = timed(
             lambda: client.get("/api/dashboard"), max(3, runs // 3), before=sync_then_warm
         )
+        loads: list[Any] = []
+
+        def sync_only() -> None:
+            """A sync just committed; its warm-up starts but is not waited for."""
+            app.state.warmer.wait_idle(300)
+            app.state.tool_cache.wait_revalidated(300)
+            with store.session() as session:
+                bump_data_version(session)
+            events.publish("sync_finished", {"sources": ["bench"]})
+
+        right_after_sync = timed(
+            lambda: loads.append(client.get("/api/dashboard")), max(3, runs // 3), before=sync_only
+        )
+        app.state.warmer.wait_idle(300)
+        refreshing = [
+            sum(1 for w in load.json()["widgets"].values() if w.get("refreshing")) for load in loads
+        ]
     return {
         "cold": cold,
         "warm": warm,
         "after_sync": after_sync,
+        "right_after_sync": right_after_sync | {"widgets_refreshing": refreshing},
         "warm_up_ms": {
             "p50_ms": round(statistics.median(warm_ups), 1),
             "max_ms": round(max(warm_ups), 1),
@@ -534,6 +552,13 @@ def write_report(report: dict[str, Any]) -> None:
                     f"| first load after a sync (warmer done) | {dash['after_sync']['p50_ms']} | {dash['after_sync']['p95_ms']} | {verdict(dash['after_sync']['p95_ms'], TARGET_MS)} |"
                 ]
                 if "after_sync" in dash
+                else []
+            ),
+            *(
+                [
+                    f"| right after a sync (warm-up still running: previous answers, marked updating) | {dash['right_after_sync']['p50_ms']} | {dash['right_after_sync']['p95_ms']} | {verdict(dash['right_after_sync']['p95_ms'], TARGET_MS)} |"
+                ]
+                if "right_after_sync" in dash
                 else []
             ),
             f"| warm (same data version) | {dash['warm']['p50_ms']} | {dash['warm']['p95_ms']} | {verdict(dash['warm']['p95_ms'], TARGET_MS)} |",

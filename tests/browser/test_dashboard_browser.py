@@ -196,3 +196,34 @@ def test_timeline_health_and_settings_pages(page: Any, site: Site) -> None:
     assert "✓" in page.text_content("[data-source=pagerduty] .checks")
     assert site.username in page.text_content("[data-settings-users]")
     assert page.console.errors == [], json.dumps(page.console.errors)
+
+
+def test_a_widget_shown_from_before_a_sync_says_so_and_updates_itself(
+    page: Any, site: Site
+) -> None:
+    """Right after a sync the server may answer with the previous figures, marked `refreshing`:
+    the widget says "Updating…" and fetches itself again; `dashboard_warm` for newer data
+    reloads the page's widgets."""
+    from cto_assistant.web import events
+
+    open_dashboard(page, site)
+    version = int(page.get_attribute("[data-dashboard]", "data-version") or 0)
+
+    def refreshing(route: Any) -> None:
+        body = route.fetch().json()
+        body["widgets"]["incidents"]["refreshing"] = True
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/api/dashboard", refreshing)
+    with page.expect_response("**/api/dashboard"):
+        events.broker.publish("sync_finished", {"sources": ["pagerduty"]}, relay=False)
+    page.wait_for_selector("[data-widget=incidents] .updating")
+    page.unroute("**/api/dashboard")
+    with page.expect_response("**/api/widgets/incidents"):
+        pass  # the widget asks again by itself, and this time the server has the new answer
+    page.wait_for_selector("[data-widget=incidents] .updating", state="detached")
+    assert "checkout-service" in page.text_content("[data-widget=incidents]")
+
+    with page.expect_response("**/api/dashboard"):
+        events.broker.publish("dashboard_warm", {"version": version + 1}, relay=False)
+    assert page.console.errors == []

@@ -116,3 +116,92 @@ def test_concurrent_askers_of_one_answer_compute_it_once(
         totals = list(pool.map(lambda _: spend(sqlite_store, cache), range(8)))
     assert totals == [10.0] * 8
     assert len(calls) == 1 and cache.hits == 7
+
+
+def add_cost_and_sync(store: Store, i: int, amount: float) -> None:
+    """A new cost row and the data version bump a finished sync commits with it."""
+    with store.session() as session:
+        upsert(session, "cost_daily", [cost(i, amount)])
+        bump_data_version(session)
+
+
+def stale_ok_spend(store: Store, cache: ToolCache, now: datetime = NOW) -> ToolResult:
+    with store.session() as session:
+        ctx = ToolContext(session=session, settings=SETTINGS, now=now, cache=cache, stale_ok=True)
+        return call_tool("cloud_spend", ctx, {"start": "2026-03-01", "end": "2026-03-17"})
+
+
+def test_after_a_sync_a_stale_ok_asker_gets_the_previous_answer_while_it_is_recomputed(
+    sqlite_store: Store,
+) -> None:
+    cache = ToolCache()
+    add_cost_and_sync(sqlite_store, 1, 10.0)
+    assert spend(sqlite_store, cache) == 10.0
+    add_cost_and_sync(sqlite_store, 2, 5.0)
+
+    stale = stale_ok_spend(sqlite_store, cache)
+    assert stale.refreshing and stale.data["report"]["total"] == 10.0
+    assert cache.wait_revalidated(30), "the new answer is computed in the background"
+    fresh = stale_ok_spend(sqlite_store, cache)
+    assert not fresh.refreshing and fresh.data["report"]["total"] == 15.0
+    assert cache.stale_served == 1
+
+
+def test_callers_that_did_not_opt_in_never_see_a_stale_answer(sqlite_store: Store) -> None:
+    cache = ToolCache()
+    add_cost_and_sync(sqlite_store, 1, 10.0)
+    spend(sqlite_store, cache)
+    add_cost_and_sync(sqlite_store, 2, 5.0)
+    assert spend(sqlite_store, cache) == 15.0 and cache.stale_served == 0
+
+
+def test_a_stale_answer_is_never_older_than_the_max_age(sqlite_store: Store) -> None:
+    cache = ToolCache(max_age_seconds=60)
+    add_cost_and_sync(sqlite_store, 1, 10.0)
+    spend(sqlite_store, cache)
+    add_cost_and_sync(sqlite_store, 2, 5.0)
+    late = stale_ok_spend(sqlite_store, cache, NOW + timedelta(seconds=61))
+    assert not late.refreshing and late.data["report"]["total"] == 15.0
+
+
+def test_an_answer_computed_for_a_stale_ok_asker_reads_no_stale_answers(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A summary-like tool computed after a sync must not be built from the old version."""
+    from cto_assistant.tools.base import ok, tool
+    from cto_assistant.tools.summary import call_tool_cached
+
+    saved = dict(REGISTRY)
+
+    def t_total(ctx: ToolContext) -> ToolResult:
+        """Reads another cached tool, as the executive summary does."""
+        inner = call_tool_cached("cloud_spend", ctx, {"start": "2026-03-01", "end": "2026-03-17"})
+        return ok({"total": inner.data["report"]["total"]}, summary="total")
+
+    tool(domain="summary")(t_total)
+    try:
+        cache = ToolCache()
+        add_cost_and_sync(sqlite_store, 1, 10.0)
+        spend(sqlite_store, cache)  # cloud_spend cached at the old version
+        add_cost_and_sync(sqlite_store, 2, 5.0)
+        with sqlite_store.session() as session:
+            ctx = ToolContext(
+                session=session, settings=SETTINGS, now=NOW, cache=cache, stale_ok=True
+            )
+            result = call_tool("t_total", ctx, {})
+        assert not result.refreshing and result.data == {"total": 15.0}
+        assert spend(sqlite_store, cache) == 15.0
+    finally:
+        REGISTRY.clear()
+        REGISTRY.update(saved)
+
+
+def test_a_stale_answer_cannot_be_stored(sqlite_store: Store) -> None:
+    cache = ToolCache()
+    add_cost_and_sync(sqlite_store, 1, 10.0)
+    spend(sqlite_store, cache)
+    add_cost_and_sync(sqlite_store, 2, 5.0)
+    stale = stale_ok_spend(sqlite_store, cache)
+    cache.wait_revalidated(30)
+    with pytest.raises(ValueError, match="stale"):
+        cache.put(next(iter(cache._entries)), stale, NOW)

@@ -73,6 +73,14 @@ def add_users(store: Store, *ids: int) -> None:
             )  # fmt: skip
 
 
+def one_user_one_widget_synced(store: Store) -> None:
+    """A user whose layout is the counted widget, and one finished sync."""
+    add_users(store, 1)
+    save_layout(store, 1, [{"id": "w_counted"}])
+    with store.session() as session:
+        bump_data_version(session)
+
+
 def test_placed_everywhere_is_the_default_layout_plus_each_saved_widget_once(
     sqlite_store: Store, counted: Counter
 ) -> None:
@@ -136,10 +144,7 @@ def test_a_warm_up_makes_the_next_dashboard_load_a_cache_hit(
 def test_a_sync_event_wakes_the_warmer_and_bursts_coalesce(
     sqlite_store: Store, counted: Counter
 ) -> None:
-    add_users(sqlite_store, 1)
-    save_layout(sqlite_store, 1, [{"id": "w_counted"}])
-    with sqlite_store.session() as session:
-        bump_data_version(session)
+    one_user_one_widget_synced(sqlite_store)
     broker = EventBroker()
     warmer = DashboardWarmer(sqlite_store, SETTINGS, ToolCache(), every_seconds=3600)
     warmer.start(broker)
@@ -162,10 +167,7 @@ def test_a_data_version_moved_by_another_process_is_noticed_without_an_event(
     sqlite_store: Store, counted: Counter
 ) -> None:
     """`cto import` in another process publishes no event here: the warmer polls the version."""
-    add_users(sqlite_store, 1)
-    save_layout(sqlite_store, 1, [{"id": "w_counted"}])
-    with sqlite_store.session() as session:
-        bump_data_version(session)
+    one_user_one_widget_synced(sqlite_store)
     warmer = DashboardWarmer(
         sqlite_store, SETTINGS, ToolCache(), every_seconds=3600, poll_seconds=0.05
     )
@@ -182,3 +184,33 @@ def test_a_data_version_moved_by_another_process_is_noticed_without_an_event(
         assert counted.calls == 2
     finally:
         warmer.stop()
+
+
+def test_after_a_sync_the_dashboard_shows_the_previous_answers_until_the_warmer_is_done(
+    sqlite_store: Store, counted: Counter
+) -> None:
+    """Stale-while-revalidate across the version bump, and `dashboard_warm` when it is over."""
+    one_user_one_widget_synced(sqlite_store)
+    cache = ToolCache()
+    broker = EventBroker()
+    heard: list[tuple[str, dict[str, object]]] = []
+    broker.add_listener(lambda event, data: heard.append((event, data)))
+    warmer = DashboardWarmer(sqlite_store, SETTINGS, cache, every_seconds=3600)
+    assert warmer.warm() and counted.calls == 1
+    with sqlite_store.session() as session:
+        bump_data_version(session)  # a sync finished; nobody warmed yet
+
+    shown = compute_widgets(sqlite_store, SETTINGS, cache, [("w_counted", {})], now=NOW,
+                            stale_ok=True)["w_counted"]  # fmt: skip
+    assert shown["refreshing"] is True and shown["data"]["calls"] == 1
+    warmer.start(broker)
+    try:
+        assert warmer.wait_idle(30) and cache.wait_revalidated(30)
+    finally:
+        warmer.stop()
+    assert counted.calls == 2, "the warmer and the background refresh computed it once"
+    shown = compute_widgets(sqlite_store, SETTINGS, cache, [("w_counted", {})], now=NOW,
+                            stale_ok=True)["w_counted"]  # fmt: skip
+    assert shown["refreshing"] is False and shown["data"]["calls"] == 2
+    warm = [data for event, data in heard if event == "dashboard_warm"]
+    assert warm and warm[-1]["version"] == warmer.last_version

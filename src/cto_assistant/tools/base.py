@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from cto_assistant.errors import CTOError
 from cto_assistant.settings import Settings
-from cto_assistant.tools.cache import ToolCache
+from cto_assistant.tools.cache import CacheKey, ToolCache
 
 Domain = Literal["summary", "delivery", "security", "operations", "actions", "research"]
 
@@ -65,6 +65,10 @@ class ToolResult(BaseModel):
     sources: list[SourceRef] = Field(default_factory=list)
     chart: dict[str, Any] | None = Field(default=None, description="A Vega-Lite spec.")
     error: str | None = None
+    refreshing: bool = Field(
+        default=False,
+        description="An answer from before the latest sync, shown while the new one is computed.",
+    )
 
     def payload(self) -> dict[str, Any]:
         """JSON-ready dict (datetimes as ISO strings, models as dicts)."""
@@ -81,6 +85,8 @@ class ToolContext:
     user: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     cache: ToolCache | None = None
+    stale_ok: bool = False
+    """Right after a sync, take the previous answer (marked `refreshing`) over waiting."""
 
     def sources_for(self, *tables: str) -> list[SourceRef]:
         """Freshness of the sources that fed rows into `tables` (from the run log)."""
@@ -234,6 +240,17 @@ def call_tool(
     hit = cache.get(key, ctx.now)
     if hit is not None:
         return hit
+    fresh = replace(ctx, stale_ok=False)  # what is computed and stored reads nothing stale
+    if ctx.stale_ok and (stale := cache.stale(key, ctx.now)) is not None:
+        cache.revalidate(key, lambda: _revalidate(spec, fresh, values, key, cache))
+        return stale
+    return _compute(spec, fresh, values, key, cache)
+
+
+def _compute(
+    spec: ToolSpec, ctx: ToolContext, values: dict[str, Any], key: CacheKey, cache: ToolCache
+) -> ToolResult:
+    """Compute and store one answer, once however many ask for it at the same time."""
     with cache.computing(key):
         hit = cache.get(key, ctx.now)  # computed by another asker while we waited
         if hit is not None:
@@ -242,6 +259,14 @@ def call_tool(
         if result.status is not ToolStatus.ERROR:
             cache.put(key, result, ctx.now)
     return result
+
+
+def _revalidate(
+    spec: ToolSpec, ctx: ToolContext, values: dict[str, Any], key: CacheKey, cache: ToolCache
+) -> None:
+    """`_compute` on a session of its own (the asker's ends with its request)."""
+    with Session(bind=ctx.session.get_bind()) as session, session.begin():
+        _compute(spec, replace(ctx, session=session, extras=dict(ctx.extras)), values, key, cache)
 
 
 def _run_tool(spec: ToolSpec, ctx: ToolContext, values: dict[str, Any]) -> ToolResult:

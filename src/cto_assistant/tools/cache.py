@@ -16,6 +16,12 @@ never serve an answer older than the last commit they can read. The web app's wa
 Concurrent askers of one key compute it once (`computing`): after a sync, a dashboard opened
 by ten people while the warmer runs costs one computation per widget, not eleven.
 
+Callers that can show an answer as "updating" (the dashboard: `ToolContext.stale_ok`) do not
+wait at all in the seconds after a sync: `stale` hands them the previous data version's answer,
+marked `refreshing`, while `revalidate` computes the new one once in the background (the
+warmer usually already is). An answer is never served stale beyond `max_age`, and a stale
+answer is never stored as the new version's.
+
 Contexts opt in (`ToolContext.cache`): the web API and the assistant do, tests and one-off
 scripts see every write immediately. Tools that write, or read state that is not synced
 (alerts, documents, the web, the run log itself), are never cached.
@@ -25,19 +31,31 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from cto_assistant.logging import get_logger
 from cto_assistant.store.rollup import data_version
 
 if TYPE_CHECKING:
     from cto_assistant.tools.base import ToolContext, ToolResult, ToolSpec
 
+log = get_logger("tools.cache")
 UNCACHED_DOMAINS = frozenset({"actions", "research"})
 UNCACHED_TOOLS = frozenset({"alerts", "data_freshness", "data_health"})
+REVALIDATE_THREADS = 2
+
+
+class CacheKey(NamedTuple):
+    """One call (database, tool, arguments, settings, security) at one data version."""
+
+    call: Hashable
+    version: int
 
 
 class ToolCache:
@@ -48,9 +66,13 @@ class ToolCache:
         self.max_age = timedelta(seconds=max_age_seconds)
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[Hashable, tuple[datetime, ToolResult]] = OrderedDict()
+        self.stale_served = 0
+        self._entries: OrderedDict[CacheKey, tuple[datetime, ToolResult]] = OrderedDict()
+        self._newest: dict[Hashable, CacheKey] = {}  # call -> its newest stored key
         self._lock = threading.Lock()
         self._computing: dict[Hashable, tuple[threading.Lock, int]] = {}
+        self._revalidating: set[CacheKey] = set()
+        self._pool: ThreadPoolExecutor | None = None
 
     @staticmethod
     def cacheable(spec: ToolSpec) -> bool:
@@ -61,36 +83,82 @@ class ToolCache:
             and (spec.name not in UNCACHED_TOOLS)
         )
 
-    def key(self, spec: ToolSpec, ctx: ToolContext, arguments: Mapping[str, Any]) -> Hashable:
+    def key(self, spec: ToolSpec, ctx: ToolContext, arguments: Mapping[str, Any]) -> CacheKey:
         """The cache key of one call (reads the data version: one primary-key lookup)."""
-        return (
+        call = (
             str(ctx.session.get_bind().engine.url),
             spec.name,
             json.dumps(arguments, sort_keys=True, default=str),
             id(ctx.settings),
             json.dumps(ctx.extras.get("security"), sort_keys=True, default=str),
-            data_version(ctx.session),
         )
+        return CacheKey(call, data_version(ctx.session))
 
-    def get(self, key: Hashable, now: datetime) -> ToolResult | None:
+    def get(self, key: CacheKey, now: datetime) -> ToolResult | None:
         """A copy of the result stored for a clock at most `max_age` before `now`, or None."""
         with self._lock:
-            found = self._entries.get(key)
-            if found is None or not timedelta(0) <= now - found[0] <= self.max_age:
+            found = self._fresh(key, now)
+            if found is None:
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-        return found[1].model_copy()
+        return found.model_copy()
 
-    def age(self, key: Hashable, now: datetime) -> timedelta | None:
+    def stale(self, key: CacheKey, now: datetime) -> ToolResult | None:
+        """The same call's answer at an earlier data version, marked `refreshing`, or None.
+
+        Only an answer younger than `max_age` qualifies; pair it with `revalidate`.
+        """
+        with self._lock:
+            newest = self._newest.get(key.call)
+            if newest is None or newest.version >= key.version:
+                return None
+            found = self._fresh(newest, now)
+            if found is None:
+                return None
+            self.stale_served += 1
+        return found.model_copy(update={"refreshing": True})
+
+    def revalidate(self, key: CacheKey, compute: Callable[[], None]) -> bool:
+        """Run `compute` (which stores the answer of `key`) in the background, once per key.
+
+        Returns False when that key is already being revalidated.
+        """
+        with self._lock:
+            if key in self._revalidating:
+                return False
+            self._revalidating.add(key)
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(REVALIDATE_THREADS, thread_name_prefix="revalidate")
+            pool = self._pool
+
+        def run() -> None:
+            try:
+                compute()
+            except Exception as exc:  # the next asker computes it in the foreground instead
+                log.warning("revalidation failed", tool=key.call, error=str(exc)[:300])
+            finally:
+                with self._lock:
+                    self._revalidating.discard(key)
+
+        pool.submit(run)
+        return True
+
+    def _fresh(self, key: CacheKey, now: datetime) -> ToolResult | None:
+        found = self._entries.get(key)
+        if found is None or not timedelta(0) <= now - found[0] <= self.max_age:
+            return None
+        return found[1]
+
+    def age(self, key: CacheKey, now: datetime) -> timedelta | None:
         """How old the stored answer of `key` is at `now` (None when there is none)."""
         with self._lock:
             found = self._entries.get(key)
         return None if found is None else now - found[0]
 
     @contextmanager
-    def computing(self, key: Hashable, *, timeout: float = 300.0) -> Iterator[None]:
+    def computing(self, key: CacheKey, *, timeout: float = 300.0) -> Iterator[None]:
         """Hold the key's computing lock: a second asker waits for the first one's answer.
 
         Tools nest one way only (summaries call domain tools), so the locks cannot deadlock;
@@ -112,19 +180,37 @@ class ToolCache:
                 else:
                     self._computing[key] = (lock, users - 1)
 
-    def put(self, key: Hashable, result: ToolResult, now: datetime) -> None:
+    def put(self, key: CacheKey, result: ToolResult, now: datetime) -> None:
         """Keep a result computed for `now` (the oldest entry goes when full)."""
+        if result.refreshing:
+            raise ValueError("a stale answer is never stored as a new version's")
         with self._lock:
             self._entries[key] = (now, result.model_copy())
             self._entries.move_to_end(key)
+            newest = self._newest.get(key.call)
+            if newest is None or newest.version <= key.version:
+                self._newest[key.call] = key
             while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+                gone, _ = self._entries.popitem(last=False)
+                if self._newest.get(gone.call) == gone:
+                    del self._newest[gone.call]
+
+    def wait_revalidated(self, timeout: float = 60.0) -> bool:
+        """Block until no background revalidation is queued or running (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._revalidating:
+                    return True
+            time.sleep(0.02)
+        return False
 
     def clear(self) -> None:
         """Forget everything (tests; a settings reload)."""
         with self._lock:
             self._entries.clear()
-            self.hits = self.misses = 0
+            self._newest.clear()
+            self.hits = self.misses = self.stale_served = 0
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -105,12 +105,19 @@ def _rows(data: Any, *keys: str) -> list[dict[str, Any]]:
 def call_tool_cached(
     name: str, ctx: ToolContext, arguments: Mapping[str, Any] | None = None
 ) -> ToolResult:
-    """`call_tool`, answered once per context (a dashboard asks some tools twice)."""
+    """`call_tool`, answered once per context (a dashboard asks some tools twice).
+
+    A `refreshing` (stale) answer is not kept: a computation sharing this context's extras
+    must read the current one.
+    """
     cache: dict[str, ToolResult] = ctx.extras.setdefault("tool_results", {})
     key = name + repr(sorted((arguments or {}).items()))
-    if key not in cache:
-        cache[key] = call_tool(name, ctx, arguments)
-    return cache[key]
+    kept = cache.get(key)
+    if kept is None or kept.refreshing:
+        kept = call_tool(name, ctx, arguments)
+        if not kept.refreshing:
+            cache[key] = kept
+    return kept
 
 
 def _run(ctx: ToolContext, name: str, **arguments: Any) -> ToolResult | None:

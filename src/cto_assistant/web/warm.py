@@ -51,14 +51,26 @@ def compute_widgets(
     *,
     now: datetime,
     user: str | None = None,
+    stale_ok: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Each placed widget's payload, computed on a thread pool (one session per widget)."""
+    """Each placed widget's payload, computed on a thread pool (one session per widget).
+
+    With `stale_ok`, a widget whose answer is being recomputed after a sync shows the previous
+    one, marked `refreshing` (see tools/cache.py), instead of waiting for it.
+    """
     load_tools()
 
     def one(item: Placed) -> dict[str, Any]:
         widget_id, options = item
         with store.session() as session:
-            ctx = ToolContext(session=session, settings=settings, now=now, user=user, cache=cache)
+            ctx = ToolContext(
+                session=session,
+                settings=settings,
+                now=now,
+                user=user,
+                cache=cache,
+                stale_ok=stale_ok,
+            )
             return widget_payload(WIDGETS[widget_id], ctx, options)
 
     if len(placed) <= 1:
@@ -115,9 +127,15 @@ class DashboardWarmer:
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
         self._remove_listener: Callable[[], None] | None = None
+        self.events: EventBroker | None = None
 
     def start(self, events: EventBroker | None = None) -> None:
-        """Warm now, then on every `sync_finished` of `events` and every `every_seconds`."""
+        """Warm now, then on every `sync_finished` of `events` and every `every_seconds`.
+
+        After each warm-up, `events` carries `dashboard_warm` to this process's browsers: a
+        dashboard showing answers from before the sync reloads and meets a warm cache.
+        """
+        self.events = events
         if events is not None and self._remove_listener is None:
             self._remove_listener = events.add_listener(self.on_event)
         if self._thread is None:
@@ -163,6 +181,10 @@ class DashboardWarmer:
         self.last_version = version
         self.last_ms = round((time.perf_counter() - started) * 1000, 1)
         log.info("dashboard warmed", widgets=len(placed), version=version, ms=self.last_ms)
+        if self.events is not None:  # this process's cache only: other processes warm their own
+            self.events.publish(
+                "dashboard_warm", {"version": version, "widgets": len(placed)}, relay=False
+            )
         return len(placed)
 
     def _due(self, poked: bool) -> bool:

@@ -9,6 +9,7 @@ import gzip
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from cto_assistant.secrets import secret_lookup
 from cto_assistant.store.db import utcnow
 from cto_assistant.store.models import DashboardLayout
 from cto_assistant.store.queries.engineering import team_names
+from cto_assistant.store.rollup import data_version
 from cto_assistant.tools.base import ToolContext
 from cto_assistant.tools.cache import ToolCache
 from cto_assistant.tools.summary import call_tool_cached
@@ -142,6 +144,7 @@ def dashboard(
         [(item.id, item.options) for item in layout.widgets],
         now=ctx.now,
         user=ctx.user,
+        stale_ok=True,
     )
     return {
         "layout": layout.model_dump(),
@@ -149,6 +152,7 @@ def dashboard(
         "widgets": widgets,
         "teams": team_names(session=ctx.session),
         "now": ctx.now.isoformat(),
+        "data_version": data_version(ctx.session),
         "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
     }
 
@@ -164,7 +168,7 @@ def widget(
     if found is None:
         raise HTTPException(status_code=404, detail=f"no widget {widget_id!r}")
     options = {k: v for k, v in request.query_params.items() if k in found.filters}
-    return widget_payload(found, ctx, options)
+    return widget_payload(found, replace(ctx, stale_ok=True), options)
 
 
 @router.get("/widgets/{widget_id}/detail", summary="The detail behind one row of a widget")

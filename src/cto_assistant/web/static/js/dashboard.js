@@ -1,6 +1,9 @@
 // The dashboard: a grid of widgets (add, remove, reorder, resize; saved per user), each fed by
 // one tool call through GET /api/dashboard, refreshed live on sync_finished / alert_opened, and
 // drillable: a click opens the detail modal and asks the chat the widget's question.
+// Right after a sync the server may answer with the previous answers marked `refreshing`
+// (it computes the new ones meanwhile): those widgets say "Updating…" and are fetched again
+// when the server's `dashboard_warm` event arrives, or after a short wait.
 
 import { api, listen } from "../app.js";
 import { renderChart } from "./charts.js";
@@ -16,6 +19,9 @@ let layout = [];
 let widgets = {};
 let teams = {};
 let editing = false;
+let shownVersion = null;
+let recheck = null;
+const RECHECK_MS = [1000, 2000, 3000, 5000, 8000, 13000];
 
 // ---------------------------------------------------------------------------- renderers
 
@@ -353,6 +359,7 @@ function card(item, index) {
     filterControl(item, info),
     PAGE_LINKS[item.id] && !editing ? h("a", { class: "widget-link", href: PAGE_LINKS[item.id][0] }, PAGE_LINKS[item.id][1]) : null,
     h("span", { class: "age", title: payload.as_of ? `data as of ${payload.as_of}` : "" }, payload.state === "unavailable" ? "" : provenance(payload)),
+    payload.refreshing ? h("span", { class: "updating muted", role: "status", title: "A sync just finished: these figures are being recomputed" }, "Updating…") : null,
     editing ? editControls(item, index) : null),
   problemBanner(payload),
   h("div", { class: "widget-body" }, payload.state === "loading" ? h("p", { class: "muted" }, "Loading…") : widgetBody(payload)),
@@ -452,12 +459,25 @@ async function saveLayout() {
 
 // ---------------------------------------------------------------------------- data
 
-async function refreshWidget(item) {
+async function refreshWidget(item, { quiet = false } = {}) {
   const query = new URLSearchParams(item.options || {}).toString();
   const response = await api(`/api/widgets/${item.id}${query ? `?${query}` : ""}`);
   if (!response.ok) return;
   widgets[item.id] = await response.json();
   render();
+  if (!quiet) recheckRefreshing();
+}
+
+// Fetch the widgets that showed a stale answer again, a little later each time.
+function recheckRefreshing(attempt = 0) {
+  clearTimeout(recheck);
+  const stale = layout.filter((item) => widgets[item.id]?.refreshing);
+  root.dataset.refreshing = String(stale.length);
+  if (!stale.length || attempt >= RECHECK_MS.length) return;
+  recheck = setTimeout(async () => {
+    await Promise.all(stale.map((item) => refreshWidget(item, { quiet: true })));
+    recheckRefreshing(attempt + 1);
+  }, RECHECK_MS[attempt]);
 }
 
 async function load() {
@@ -472,10 +492,13 @@ async function load() {
   layout = body.layout.widgets;
   widgets = body.widgets;
   teams = body.teams || {};
+  shownVersion = body.data_version ?? null;
   render();
+  recheckRefreshing();
   root.dataset.ready = "true";
   root.dataset.serverMs = body.elapsed_ms;
   root.dataset.renderMs = Math.round(performance.now() - started);
+  root.dataset.version = shownVersion ?? "";
 }
 
 toolbar.querySelector("[data-edit]").addEventListener("click", () => { editing = !editing; render(); });
@@ -483,4 +506,8 @@ load();
 listen({
   sync_finished: () => load(),
   alert_opened: () => load(),
+  // The server's answers for new data are ready: reload if this page shows older ones.
+  dashboard_warm: (data) => {
+    if (data?.version !== shownVersion || layout.some((item) => widgets[item.id]?.refreshing)) load();
+  },
 });
