@@ -227,3 +227,16 @@ def test_a_widget_shown_from_before_a_sync_says_so_and_updates_itself(
     with page.expect_response("**/api/dashboard"):
         events.broker.publish("dashboard_warm", {"version": version + 1}, relay=False)
     assert page.console.errors == []
+
+
+def test_a_tile_draws_a_few_rows_and_its_modal_shows_every_row(page: Any, site: Site) -> None:
+    open_dashboard(page, site)
+    full = page.request.get(f"{site.url}/api/widgets/slos?full=true").json()
+    rows = len(full["data"]["slos"])
+    assert rows > 4, "the demo world has more SLOs than a tile draws"
+    assert page.locator("[data-widget=slos] .mini-list > li:not(.more)").count() == 4
+    assert f"+{rows - 4} more" in page.text_content("[data-widget=slos] .mini-list .more")
+    page.click("[data-widget=slos] h2")
+    caption = page.wait_for_selector("[data-modal] caption")
+    assert caption.text_content().startswith(f"{rows} rows behind the number")
+    assert page.console.errors == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -170,7 +171,9 @@ def test_widget_filters_only_pass_declared_arguments(
 ) -> None:
     seen: dict[str, object] = {}
 
-    def capture(widget: Widget, ctx: ToolContext, options: dict[str, str] | None = None) -> dict:
+    def capture(
+        widget: Widget, ctx: ToolContext, options: dict[str, str] | None = None, **_: object
+    ) -> dict:
         seen.update(options or {})
         return {"id": widget.id}
 
@@ -245,3 +248,59 @@ def test_broken_tool_module_makes_widgets_unavailable_not_the_page(
     monkeypatch.setattr(widget_module.importlib, "import_module", explode)
     assert signed_in.get("/api/dashboard").status_code == 200
     assert "cto_assistant.tools.broken_for_test" in widget_module._failed
+
+
+@pytest.fixture
+def many_slos(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, object]]]:
+    """The SLO widget fed by a test tool with ten SLOs in every state."""
+    statuses = [
+        "ok",
+        "no_data",
+        "burning",
+        "ok",
+        "breached",
+        "at_risk",
+        "ok",
+        "burning",
+        "ok",
+        "ok",
+    ]
+    rows: list[dict[str, object]] = [
+        {"name": f"slo-{i}", "status": status, "budget_remaining": None if status == "no_data"
+         else round(1 - i / 10, 2)}
+        for i, status in enumerate(statuses)
+    ]  # fmt: skip
+    saved = dict(REGISTRY)
+
+    def t_slos(ctx: ToolContext) -> ToolResult:
+        """Ten SLOs."""
+        return ok({"slos": rows}, summary="10 SLOs.")
+
+    tool(domain="summary")(t_slos)
+    monkeypatch.setitem(WIDGETS, "slos", dataclasses.replace(WIDGETS["slos"], tool="t_slos"))
+    yield rows
+    REGISTRY.clear()
+    REGISTRY.update(saved)
+
+
+def test_a_tile_gets_the_rows_it_draws_and_the_modal_gets_every_row(
+    signed_in: TestClient, many_slos: list[dict[str, object]]
+) -> None:
+    tile = signed_in.get("/api/widgets/slos").json()
+    assert tile["compact"] is True
+    assert [row["status"] for row in tile["data"]["slos"]] == [
+        "breached", "burning", "burning", "at_risk"
+    ]  # fmt: skip
+    assert tile["data"]["slos_total"] == 10
+    on_grid = signed_in.get("/api/dashboard").json()["widgets"]["slos"]
+    assert on_grid["data"] == tile["data"]
+    full = signed_in.get("/api/widgets/slos?full=true").json()
+    assert "compact" not in full and full["data"]["slos"] == many_slos
+
+
+def test_a_total_the_tool_gave_for_a_list_it_cut_itself_is_kept() -> None:
+    tile = WIDGETS["pr_flow"].grid
+    assert tile is not None
+    cut = tile({"waiting": [{"n": i} for i in range(50)], "waiting_total": 212, "teams": [{}] * 7})
+    assert len(cut["waiting"]) == 5 and cut["waiting_total"] == 212
+    assert len(cut["teams"]) == 5 and cut["teams_total"] == 7

@@ -40,6 +40,7 @@ from cto_assistant.web.widgets import WIDGETS, LayoutItem, default_layout, widge
 
 log = get_logger("web.warm")
 WIDGET_THREADS = 3
+WARM_THREADS = 2  # one fewer than a page load: requests served meanwhile keep a share of the GIL
 Placed = tuple[str, Mapping[str, str]]
 
 
@@ -52,11 +53,14 @@ def compute_widgets(
     now: datetime,
     user: str | None = None,
     stale_ok: bool = False,
+    compact: bool = False,
+    threads: int = WIDGET_THREADS,
 ) -> dict[str, dict[str, Any]]:
     """Each placed widget's payload, computed on a thread pool (one session per widget).
 
     With `stale_ok`, a widget whose answer is being recomputed after a sync shows the previous
-    one, marked `refreshing` (see tools/cache.py), instead of waiting for it.
+    one, marked `refreshing` (see tools/cache.py), instead of waiting for it; `compact` cuts
+    each answer to what its tile draws.
     """
     load_tools()
 
@@ -71,11 +75,11 @@ def compute_widgets(
                 cache=cache,
                 stale_ok=stale_ok,
             )
-            return widget_payload(WIDGETS[widget_id], ctx, options)
+            return widget_payload(WIDGETS[widget_id], ctx, options, compact=compact)
 
     if len(placed) <= 1:
         return {item[0]: one(item) for item in placed}
-    with ThreadPoolExecutor(max_workers=WIDGET_THREADS, thread_name_prefix="widget") as pool:
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="widget") as pool:
         return dict(zip((item[0] for item in placed), pool.map(one, placed), strict=True))
 
 
@@ -176,7 +180,9 @@ class DashboardWarmer:
         if version == 0:  # nothing synced yet: the empty states are instant anyway
             return 0
         placed = placed_everywhere(self.store)
-        compute_widgets(self.store, self.settings, self.cache, placed, now=self.clock())
+        compute_widgets(
+            self.store, self.settings, self.cache, placed, now=self.clock(), threads=WARM_THREADS
+        )
         self.runs += 1
         self.last_version = version
         self.last_ms = round((time.perf_counter() - started) * 1000, 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -61,6 +61,7 @@ class Widget:
     detail_tool: str | None = None  # tool for one row's detail (e.g. incident_details)
     detail_arg: str = "incident"  # the detail tool's argument that takes the row's key
     description: str = ""
+    grid: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # what the tile shows
 
     def info(self) -> dict[str, Any]:
         """The registry entry as the browser sees it."""
@@ -76,6 +77,100 @@ class Widget:
             "description": self.description,
             "available": self.tool in REGISTRY,
         }
+
+
+# ------------------------------------------------------------------------------ tiles
+#
+# A tile shows a few rows of its tool's answer; the detail modal shows all of them. On the
+# large world the full answers weigh ~900 KB, most of it rows no tile draws, so the grid gets
+# each answer cut to what its tile draws (`compact`), with the count of every list it cut
+# (`<list>_total`), and the modal fetches the whole answer when it opens.
+
+SLO_ORDER = {"breached": 0, "burning": 1, "at_risk": 2, "ok": 3, "no_data": 4}
+TILE_ROWS = 4
+GENERIC_TILE_ROWS = 5
+
+
+def _cut(data: dict[str, Any], name: str, rows: Sequence[Any], limit: int) -> None:
+    """Keep the first `limit` rows as `name` and their count as `<name>_total`.
+
+    A total the tool gave (it may have cut the list itself) is kept.
+    """
+    data[name] = list(rows[:limit])
+    given = data.get(f"{name}_total")
+    data[f"{name}_total"] = given if isinstance(given, int) and given >= len(rows) else len(rows)
+
+
+def _rows(data: Mapping[str, Any], name: str) -> list[Any]:
+    value = data.get(name)
+    return value if isinstance(value, list) else []
+
+
+def _slos_tile(data: dict[str, Any]) -> dict[str, Any]:
+    """The SLOs burning most budget first."""
+    rows = _rows(data, "slos")
+    ordered = sorted(
+        rows,
+        key=lambda r: (
+            SLO_ORDER.get(r.get("status"), 5),
+            2 if r.get("budget_remaining") is None else r["budget_remaining"],
+        ),
+    )
+    tile = dict(data)
+    _cut(tile, "slos", ordered, TILE_ROWS)
+    return tile
+
+
+def _first_rows_tile(
+    name: str, limit: int = TILE_ROWS
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def tile(data: dict[str, Any]) -> dict[str, Any]:
+        cut = dict(data)
+        _cut(cut, name, _rows(data, name), limit)
+        return cut
+
+    tile.__doc__ = f"The first {limit} of `{name}`."
+    return tile
+
+
+def _on_call_tile(data: dict[str, Any]) -> dict[str, Any]:
+    """First-level responders only."""
+    rows = [r for r in _rows(data, "on_call") if r.get("level") in (1, None)]
+    tile = dict(data)
+    _cut(tile, "on_call", rows, 6)
+    return tile
+
+
+def _security_tile(data: dict[str, Any]) -> dict[str, Any]:
+    """The counts, compliance, and the riskiest projects."""
+    tile = dict(data)
+    projects = sorted(_rows(data, "projects"), key=lambda p: -(p.get("risk_score") or 0))
+    _cut(tile, "projects", projects, 2)
+    for name in ("breached", "teams", "mttr", "trend"):
+        _cut(tile, name, _rows(data, name), 0)
+    return tile
+
+
+def _dora_tile(data: dict[str, Any]) -> dict[str, Any]:
+    """The keys and their trend; per-team rows and per-change lists stay for the modal."""
+    tile = dict(data)
+    _cut(tile, "breakdown", _rows(data, "breakdown"), 0)
+    report = data.get("report")
+    if isinstance(report, dict):
+        tile["report"] = {
+            k: ([] if k in ("failures", "incident_links", "slowest_changes") else v)
+            for k, v in report.items()
+        }
+    return tile
+
+
+def _lists_tile(data: dict[str, Any]) -> dict[str, Any]:
+    """Every top-level list cut to the generic tile's rows (it draws the chart or a few rows)."""
+    tile = dict(data)
+    for name, value in data.items():
+        if isinstance(value, list):
+            _cut(tile, name, value, GENERIC_TILE_ROWS)
+    return tile
 
 
 WIDGETS: dict[str, Widget] = {
@@ -95,25 +190,26 @@ WIDGETS: dict[str, Widget] = {
                description="Open incidents with severity, assignee and age."),
         Widget("security", "Security posture", "security_posture",
                "What is our security posture?", 1, 1,
-               kinds=("snyk", "github", "threat_intel"),
+               kinds=("snyk", "github", "threat_intel"), grid=_security_tile,
                description="Critical and high vulnerabilities by project, SLA breaches, "
                            "compliance per framework."),
         Widget("dora", "DORA metrics", "dora_metrics",
                "How are our DORA metrics?", 2, 1, args={"days": 30},
                kinds=("github", "gitlab", "jenkins", "circleci", "generic"),
-               filters=("team",),
+               filters=("team",), grid=_dora_tile,
                description="The four keys and rework rate with level and 30-day trend."),
         Widget("slos", "SLOs", "slo_status", "Which SLOs are burning error budget?", 1, 1,
-               kinds=("datadog",), filters=("service",),
+               kinds=("datadog",), filters=("service",), grid=_slos_tile,
                description="Error budget left, burning ones first."),
         Widget("on_call", "On call now", "on_call", "Who is on call now?", 1, 1,
-               kinds=("pagerduty", "opsgenie"), filters=("team",),
+               kinds=("pagerduty", "opsgenie"), filters=("team",), grid=_on_call_tile,
                description="Who is on call now, per team and level."),
         Widget("sprint", "Sprint & epics", "sprint_status", "How is the current sprint going?",
-               1, 1, kinds=("jira",), filters=("team",),
+               1, 1, kinds=("jira",), filters=("team",), grid=_first_rows_tile("sprints"),
                description="Active sprint progress, scope change and at-risk items."),
         Widget("pr_flow", "PR flow", "pr_insights", "How is our pull request flow?", 1, 1,
                args={"days": 30}, kinds=("github", "gitlab"), filters=("team",),
+               grid=_lists_tile,
                description="Cycle time split, review distribution, merge rate."),
         Widget("code_quality", "Code quality", "code_quality", "How is our code quality?", 1, 1,
                kinds=("sonarqube",),
@@ -235,9 +331,26 @@ def _connect_hint(widget: Widget) -> str:
 
 
 def widget_payload(
-    widget: Widget, ctx: ToolContext, options: Mapping[str, str] | None = None
+    widget: Widget,
+    ctx: ToolContext,
+    options: Mapping[str, str] | None = None,
+    *,
+    compact: bool = False,
 ) -> dict[str, Any]:
-    """Run the widget's tool and describe its data's age and health for the browser."""
+    """Run the widget's tool and describe its data's age and health for the browser.
+
+    `compact` cuts the data to what the tile draws (`Widget.grid`) and says so (`compact`).
+    """
+    payload = _full_payload(widget, ctx, options)
+    data = payload.get("data")
+    if compact and widget.grid is not None and isinstance(data, dict):
+        payload = payload | {"data": widget.grid(data), "compact": True}
+    return payload
+
+
+def _full_payload(
+    widget: Widget, ctx: ToolContext, options: Mapping[str, str] | None
+) -> dict[str, Any]:
     arguments = dict(widget.args)
     arguments.update({k: v for k, v in (options or {}).items() if k in widget.filters and v})
     base = widget.info() | {"options": dict(options or {}), "arguments": arguments}

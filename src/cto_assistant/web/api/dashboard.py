@@ -145,6 +145,7 @@ def dashboard(
         now=ctx.now,
         user=ctx.user,
         stale_ok=True,
+        compact=True,
     )
     return {
         "layout": layout.model_dump(),
@@ -161,6 +162,7 @@ def dashboard(
 def widget(
     widget_id: str,
     request: Request,
+    full: bool = Query(default=False, description="Every row (the detail modal), not the tile's."),
     ctx: ToolContext = Depends(tool_context),
 ) -> dict[str, Any]:
     """Run one widget's tool; query parameters set its filters (e.g. `?team=PAY`)."""
@@ -168,7 +170,7 @@ def widget(
     if found is None:
         raise HTTPException(status_code=404, detail=f"no widget {widget_id!r}")
     options = {k: v for k, v in request.query_params.items() if k in found.filters}
-    return widget_payload(found, replace(ctx, stale_ok=True), options)
+    return widget_payload(found, replace(ctx, stale_ok=True), options, compact=not full)
 
 
 @router.get("/widgets/{widget_id}/detail", summary="The detail behind one row of a widget")

@@ -39,7 +39,12 @@ function kpi(labelText, value, note, tone) {
     note ? h("span", { class: "kpi-note" }, note) : null);
 }
 
-function miniList(rows, render, { empty = "Nothing to show.", limit = 5, onRow } = {}) {
+// The grid's answers are cut to what a tile draws; `<list>_total` says how many rows there are.
+function totalOf(data, name, rows) {
+  return data?.[`${name}_total`] ?? rows.length;
+}
+
+function miniList(rows, render, { empty = "Nothing to show.", limit = 5, onRow, total = rows.length } = {}) {
   if (!rows.length) return h("p", { class: "empty-state" }, empty);
   return h("ul", { class: "mini-list" }, rows.slice(0, limit).map((row) => {
     const item = h("li", {}, render(row));
@@ -50,7 +55,7 @@ function miniList(rows, render, { empty = "Nothing to show.", limit = 5, onRow }
       item.addEventListener("keydown", (event) => { if (event.key === "Enter") { event.stopPropagation(); onRow(row); } });
     }
     return item;
-  }), rows.length > limit ? h("li", { class: "more muted" }, `+${rows.length - limit} more`) : null);
+  }), total > Math.min(limit, rows.length) ? h("li", { class: "more muted" }, `+${total - Math.min(limit, rows.length)} more`) : null);
 }
 
 function chartBox(payload, onPoint) {
@@ -125,7 +130,7 @@ const RENDERERS = {
         ? h("meter", { min: 0, max: 1, low: 0.25, high: 0.5, optimum: 1, value: Math.max(0, row.budget_remaining), title: `${Math.round(row.budget_remaining * 100)}% budget left` })
         : null,
       h("span", { class: "muted small" }, row.budget_remaining != null ? ` ${Math.round(row.budget_remaining * 100)}% budget left` : ` ${row.reason || ""}`),
-    ], { limit: 4 });
+    ], { limit: 4, total: totalOf(payload.data, "slos", rows) });
   },
 
   on_call(payload) {
@@ -133,7 +138,7 @@ const RENDERERS = {
     return miniList(rows, (row) => [
       h("span", { class: "team-tag" }, row.team || "—"), " ", h("span", { class: "row-title" }, row.name || row.person),
       h("span", { class: "muted small" }, ` until ${when(row.until || row.shift_end)}`),
-    ], { limit: 6, empty: "Nobody is on call." });
+    ], { limit: 6, empty: "Nobody is on call.", total: payload.data?.on_call_total ?? rows.length });
   },
 
   sprint(payload) {
@@ -144,7 +149,7 @@ const RENDERERS = {
       row.at_risk_total ? h("span", { class: "muted small" }, ` ${row.at_risk_total} at risk`) : null, h("br"),
       h("progress", { max: 1, value: row.completion_ratio ?? 0, title: `${Math.round((row.completion_ratio ?? 0) * 100)}% done` }),
       h("span", { class: "muted small" }, ` ${fmt(row.completed_points)}/${fmt(row.scope_points)} pts`),
-    ], { limit: 4, empty: "No active sprint." });
+    ], { limit: 4, empty: "No active sprint.", total: totalOf(payload.data, "sprints", rows) });
   },
 
   freshness(payload) {
@@ -170,7 +175,7 @@ const RENDERERS = {
       miniList(projects, (row) => [
         h("span", { class: "row-title" }, row.project), h("span", { class: "muted small" },
           ` ${row.open_by_severity?.critical ?? 0} crit · ${row.open_by_severity?.high ?? 0} high · risk ${fmt(row.risk_score)}`),
-      ], { limit: 2 }));
+      ], { limit: 2, total: totalOf(data, "projects", projects) }));
   },
 
   cloud_spend(payload) {
@@ -200,7 +205,8 @@ function generic(payload) {
   if (chart) return chart;
   if (!rows.length) return h("p", { class: "summary-big" }, payload.summary);
   const cols = Object.keys(rows[0]).filter((k) => ["string", "number"].includes(typeof rows[0][k])).slice(0, 2);
-  return miniList(rows, (row) => cols.map((col, i) => (i === 0 ? h("span", { class: "row-title" }, fmt(row[col], col)) : h("span", { class: "muted small" }, ` ${fmt(row[col], col)}`))), { limit: 5 });
+  const name = Object.keys(payload.data || {}).find((key) => payload.data[key] === rows);
+  return miniList(rows, (row) => cols.map((col, i) => (i === 0 ? h("span", { class: "row-title" }, fmt(row[col], col)) : h("span", { class: "muted small" }, ` ${fmt(row[col], col)}`))), { limit: 5, total: totalOf(payload.data, name, rows) });
 }
 
 // ---------------------------------------------------------------------------- drill-down
@@ -231,12 +237,22 @@ function detailRows(payload) {
   return { rows: rowsOf(payload.data) };
 }
 
+/** Every row of a widget whose tile data was cut (the modal's table), or the tile's data. */
+async function fullPayload(id) {
+  const shown = widgets[id];
+  if (!shown?.compact) return shown;
+  const item = layout.find((entry) => entry.id === id);
+  const query = new URLSearchParams({ ...(item?.options || {}), full: "true" }).toString();
+  const response = await api(`/api/widgets/${id}?${query}`);
+  return response.ok ? response.json() : shown;
+}
+
 /** Open a widget's detail modal and ask the chat its question. */
-export function drillDown(id, question) {
-  const payload = widgets[id];
+export async function drillDown(id, question) {
   const info = catalog[id];
   if (!info) return;
   ask(question || info.question);
+  const payload = await fullPayload(id);
   if (!payload) return;
   const { rows, columns, reasons, extra, extraTitle } = detailRows(payload);
   const parts = [
