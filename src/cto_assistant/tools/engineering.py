@@ -426,16 +426,23 @@ def sprint_status(ctx: ToolContext, *, team: str | None = None) -> ToolResult:
     if problem:
         return problem
     sources = ctx.sources_for("sprint", "ticket", "ticket_transition")
-    active = [s for s in q.sprints(session=ctx.session, team=team_key) if s.state == "active"]
+    active = q.sprints(session=ctx.session, team=team_key, state="active")
     if not active:
         return no_data(
             f"No active sprint{' for ' + team_key if team_key else ''} in the synced Jira data.",
             sources=sources,
         )
+    by_sprint = q.sprints_tickets(session=ctx.session, sprint_ids=[s.source_id for s in active])
+    every = sorted({t.key for tickets in by_sprint.values() for t in tickets})
+    moves_of: dict[str, list[Any]] = {}
+    for move in q.transitions(session=ctx.session, ticket_keys=every):  # oldest first
+        moves_of.setdefault(move.ticket_key, []).append(move)
     reports = []
     for sprint in active:
-        tickets = q.sprint_tickets(session=ctx.session, sprint_id=sprint.source_id)
-        moves = q.transitions(session=ctx.session, ticket_keys=[t.key for t in tickets])
+        tickets = by_sprint[sprint.source_id]
+        moves = sorted(
+            (m for t in tickets for m in moves_of.get(t.key, ())), key=lambda m: (m.at, m.source_id)
+        )
         reports.append(
             sprint_report(
                 sprint=SprintIn(

@@ -9,6 +9,7 @@ deployment ↔ commit ↔ pull request join behind lead time) run in SQL.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -297,31 +298,65 @@ def incidents(
 # -------------------------------------------------------------------------------- planning
 
 
-def sprints(*, session: Session, team: str | None = None) -> list[Sprint]:
-    """Sprints (of a team), oldest first."""
+def sprints(*, session: Session, team: str | None = None, state: str | None = None) -> list[Sprint]:
+    """Sprints (of a team, in a state), oldest first."""
     query = sa.select(Sprint)
     if team is not None:
         query = query.where(Sprint.team_key == team)
+    if state is not None:
+        query = query.where(Sprint.state == state)
     return list(session.scalars(query.order_by(Sprint.start_at, Sprint.source_id)))
 
 
 def sprint_tickets(*, session: Session, sprint_id: str) -> list[Ticket]:
     """Tickets that are or were in a sprint (its id in `sprint_source_ids`, or a Sprint change)."""
-    text = sa.cast(Ticket.sprint_source_ids, sa.String)
-    via_field = set(session.scalars(sa.select(Ticket.key).where(text.like(f'%"{sprint_id}"%'))))
-    via_changes = set(
-        session.scalars(
-            sa.select(TicketTransition.ticket_key).where(
-                TicketTransition.field == "Sprint",
-                sa.or_(
-                    TicketTransition.to_value.like(f"%{sprint_id}%"),
-                    TicketTransition.from_value.like(f"%{sprint_id}%"),
-                ),
-            )
-        )
-    )
-    keys = sorted(via_field | via_changes)
-    return tickets_by_key(session=session, keys=keys)
+    return sprints_tickets(session=session, sprint_ids=[sprint_id])[sprint_id]
+
+
+def sprints_tickets(*, session: Session, sprint_ids: Sequence[str]) -> dict[str, list[Ticket]]:
+    """For each sprint, the tickets that are or were in it, ordered by key.
+
+    A ticket is in a sprint when the sprint's id is in its `sprint_source_ids` or in a Sprint
+    change (comma-separated ids). One pass over each table serves every sprint asked for.
+    """
+    wanted = set(sprint_ids)
+    keys: dict[str, set[str]] = {sprint: set() for sprint in wanted}
+    if not wanted:
+        return {}
+    elements = _json_array_elements(session, Ticket.sprint_source_ids)
+    member = sa.select(Ticket.key, elements.c.value).join(elements, sa.true())
+    for key, sprint in session.execute(member.where(elements.c.value.in_(sorted(wanted)))):
+        keys[sprint].add(key)
+    changes = sa.select(
+        TicketTransition.ticket_key, TicketTransition.from_value, TicketTransition.to_value
+    ).where(TicketTransition.field == "Sprint")
+    # Most changes are of other sprints: a regex over both values finds the few worth splitting.
+    either = "|".join(re.escape(sprint) for sprint in sorted(wanted, key=len, reverse=True))
+    mentions = re.compile(rf"(?:^|,)\s*(?:{either})\s*(?:,|$)", re.MULTILINE).search
+    for key, old, new in session.execute(changes):
+        if mentions(f"{old or ''}\n{new or ''}"):
+            for sprint in (_sprint_tokens(old) | _sprint_tokens(new)) & wanted:
+                keys[sprint].add(key)
+    every = sorted(set().union(*keys.values()))
+    tickets = {ticket.key: ticket for ticket in tickets_by_key(session=session, keys=every)}
+    return {
+        sprint: [tickets[key] for key in sorted(found) if key in tickets]
+        for sprint, found in keys.items()
+    }
+
+
+def _json_array_elements(session: Session, column: Any) -> Any:
+    """The text elements of a JSON array column, as a table joinable row by row."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.json_array_elements_text(
+            sa.case((sa.func.json_typeof(column) == "array", column), else_=sa.null())
+        ).table_valued("value")
+    return sa.func.json_each(column).table_valued("value")
+
+
+def _sprint_tokens(value: str | None) -> set[str]:
+    """The sprint ids of a Sprint change's value ("12,13")."""
+    return {part.strip() for part in (value or "").split(",") if part.strip()}
 
 
 def tickets_by_key(*, session: Session, keys: Sequence[str]) -> list[Ticket]:
