@@ -9,7 +9,6 @@ deployment ↔ commit ↔ pull request join behind lead time) run in SQL.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -327,14 +326,20 @@ def sprints_tickets(*, session: Session, sprint_ids: Sequence[str]) -> dict[str,
     member = sa.select(Ticket.key, elements.c.value).join(elements, sa.true())
     for key, sprint in session.execute(member.where(elements.c.value.in_(sorted(wanted)))):
         keys[sprint].add(key)
+    # Sprint changes repeat a few thousand distinct values: find those naming a wanted sprint,
+    # then read only the changes carrying one of them.
+    is_sprint = TicketTransition.field == "Sprint"
+    pairs = sa.select(TicketTransition.from_value, TicketTransition.to_value).where(is_sprint)
+    values = {value for pair in session.execute(pairs.distinct()) for value in pair}
+    naming = sorted(value for value in values if value and _sprint_tokens(value) & wanted)
     changes = sa.select(
         TicketTransition.ticket_key, TicketTransition.from_value, TicketTransition.to_value
-    ).where(TicketTransition.field == "Sprint")
-    # Most changes are of other sprints: a regex over both values finds the few worth splitting.
-    either = "|".join(re.escape(sprint) for sprint in sorted(wanted, key=len, reverse=True))
-    mentions = re.compile(rf"(?:^|,)\s*(?:{either})\s*(?:,|$)", re.MULTILINE).search
-    for key, old, new in session.execute(changes):
-        if mentions(f"{old or ''}\n{new or ''}"):
+    ).where(is_sprint)
+    for chunk in _chunks(naming):
+        found = changes.where(
+            sa.or_(TicketTransition.from_value.in_(chunk), TicketTransition.to_value.in_(chunk))
+        )
+        for key, old, new in session.execute(found):
             for sprint in (_sprint_tokens(old) | _sprint_tokens(new)) & wanted:
                 keys[sprint].add(key)
     every = sorted(set().union(*keys.values()))
