@@ -745,3 +745,28 @@ def test_a_leaver_is_a_leaver_if_any_source_says_so(sqlite_store: Store) -> None
         [omar] = people(session=session)
     assert omar.email == "omar.singh@acme.example"
     assert omar.active is False and omar.left_at == date(2026, 1, 31)
+
+
+def test_the_executive_summary_counts_every_new_critical_not_only_the_top_rows(
+    ctx: ToolContext,
+) -> None:
+    """With more critical vulnerabilities than a page of rows, the summary and the security
+    posture still agree on how many are new this week (the new ones rank last here)."""
+    from cto_assistant.tools.base import call_tool
+    from cto_assistant.tools.catalog import load_tools
+
+    load_tools()
+    seed(ctx)
+    old = [vuln(f"O{i}", external_id=f"SNYK-OLD-{i}", package=f"org.old:lib{i}",
+                cve_ids=[f"CVE-2025-{1000 + i}"], first_seen=NOW - timedelta(days=60))
+           for i in range(60)]  # fmt: skip
+    new = [vuln(f"N{i}", external_id=f"SNYK-NEW-{i}", package=f"org.new:lib{i}", cvss=9.0,
+                cvss_vector=None, cve_ids=[f"CVE-2026-{2000 + i}"], repo="acme/ledger")
+           for i in range(3)]  # fmt: skip
+    upsert(ctx.session, "vulnerability", old + new)
+    posture = call_tool("security_posture", ctx, {})
+    summary = call_tool("executive_summary", ctx, {})
+    signal = next(s for s in summary.data["signals"] if s["key"] == "vulns")
+    new_in_posture = posture.data["new_critical_this_week"]
+    assert signal["value"] == str(new_in_posture)
+    assert new_in_posture == 1 + 3  # the seeded one and these three

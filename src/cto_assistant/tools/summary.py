@@ -193,10 +193,12 @@ def _vulns_signal(ctx: ToolContext) -> tuple[Signal, ToolResult | None]:
         return _unknown(
             "vulns", "New critical vulns", "security", "vulnerabilities", result
         ), result
-    since = ctx.now - timedelta(days=NEW_VULN_DAYS)
-    rows = _rows(_payload(result), "vulnerabilities", "items", "rows")
-    new = [row for row in rows if _is_after(row.get("first_seen"), since)]
-    if not new:
+    # The tool's own "new this week" (open or already fixed), counted over every critical
+    # vulnerability: the same figure as the security posture's, not a count of its top rows.
+    data = _payload(result) or {}
+    new = _rows(data, "new_this_week")  # the first rows of them, for the detail
+    count = int(data.get("n_new_this_week", len(new)))
+    if not count:
         return Signal("vulns", "New critical vulns", "0", f"last {NEW_VULN_DAYS} days", "ok",
                       "security", "vulnerabilities"), result  # fmt: skip
     exploited = [
@@ -205,29 +207,15 @@ def _vulns_signal(ctx: ToolContext) -> tuple[Signal, ToolResult | None]:
     ]  # fmt: skip
     services = sorted({str(row.get("service") or row.get("repo") or "?") for row in new})
     detail = ", ".join(services[:2]) + (f" +{len(services) - 2}" if len(services) > 2 else "")
-    reasons = [f"{len(new)} new critical vulnerabilities this week"]
+    reasons = [f"{count} new critical vulnerabilities this week"]
     if exploited:
         reasons = [
             f"{len(exploited)} exploited (KEV) critical vulnerability in production",
             *reasons,
         ]
     level: Level = "critical" if exploited else "warn"
-    return Signal("vulns", "New critical vulns", str(len(new)), detail, level, "security",
+    return Signal("vulns", "New critical vulns", str(count), detail, level, "security",
                   "vulnerabilities", reasons), result  # fmt: skip
-
-
-def _is_after(value: Any, since: datetime) -> bool:
-    if isinstance(value, datetime):
-        return value >= since
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return False
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=since.tzinfo)
-        return moment >= since
-    return False
 
 
 def _spend_signal(ctx: ToolContext) -> tuple[Signal, ToolResult | None]:
