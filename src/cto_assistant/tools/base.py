@@ -75,6 +75,10 @@ class ToolResult(BaseModel):
         return self.model_dump(mode="json")
 
 
+MEMO = "tool_results"
+"""`ToolContext.extras` key of the answers already given in this context (tools/summary.py)."""
+
+
 @dataclass
 class ToolContext:
     """What a tool may use: a read session, the settings, the pinned `now`, who is asking."""
@@ -264,9 +268,10 @@ def _compute(
 def _revalidate(
     spec: ToolSpec, ctx: ToolContext, values: dict[str, Any], key: CacheKey, cache: ToolCache
 ) -> None:
-    """`_compute` on a session of its own (the asker's ends with its request)."""
-    with Session(bind=ctx.session.get_bind()) as session, session.begin():
-        _compute(spec, replace(ctx, session=session, extras=dict(ctx.extras)), values, key, cache)
+    """`_compute` on a session and per-call memo of its own (the asker's end with its request)."""
+    extras = {name: value for name, value in ctx.extras.items() if name != MEMO}
+    with Session(bind=ctx.session.get_bind(), expire_on_commit=False) as session, session.begin():
+        _compute(spec, replace(ctx, session=session, extras=extras), values, key, cache)
 
 
 def _run_tool(spec: ToolSpec, ctx: ToolContext, values: dict[str, Any]) -> ToolResult:

@@ -31,6 +31,7 @@ from cto_assistant.store.models import (
 from cto_assistant.store.queries.engineering import delivery_findings
 from cto_assistant.sync.freshness import format_age, source_status
 from cto_assistant.tools.base import (
+    MEMO,
     REGISTRY,
     SourceRef,
     ToolContext,
@@ -110,7 +111,7 @@ def call_tool_cached(
     A `refreshing` (stale) answer is not kept: a computation sharing this context's extras
     must read the current one.
     """
-    cache: dict[str, ToolResult] = ctx.extras.setdefault("tool_results", {})
+    cache: dict[str, ToolResult] = ctx.extras.setdefault(MEMO, {})
     key = name + repr(sorted((arguments or {}).items()))
     kept = cache.get(key)
     if kept is None or kept.refreshing:
