@@ -2,7 +2,8 @@
 
 Two phases, two processes, so the loader's memory does not count against the tool:
 1. load: stream the large world's org, delivery and incident tables into a SQLite file
-   (bulk inserts; skipped when the file already exists);
+   (bulk inserts, then the lead-time facts a sync round would compute; skipped when the file
+   already exists);
 2. measure: a fresh process opens the file and calls `dora_metrics` (company with the per-team
    breakdown, then each team on its own), printing seconds per call and the process's peak RSS.
 
@@ -45,6 +46,10 @@ def load(db: Path, scale: str) -> None:
 
     from cto_assistant.demo.world import build_world
     from cto_assistant.store import open_store
+    from cto_assistant.store.lead_time_facts import (
+        forget_all_lead_time_facts,
+        refresh_stale_lead_time_facts,
+    )
     from cto_assistant.store.models import SOURCED_TABLES
 
     started = time.perf_counter()
@@ -67,6 +72,11 @@ def load(db: Path, scale: str) -> None:
                 session.execute(sa.insert(model), batch)
                 count += len(batch)
         print(f"load {table:18s} {count:>10,d} rows {time.perf_counter() - t0:7.1f}s", flush=True)
+    t0 = time.perf_counter()
+    with store.session() as session:  # rows written around the store's functions
+        forget_all_lead_time_facts(session)
+    refresh_stale_lead_time_facts(store.session)  # as a sync round's end would
+    print(f"load lead-time facts {time.perf_counter() - t0:27.1f}s", flush=True)
     store.dispose()
     print(
         f"load total {time.perf_counter() - started:.1f}s, loader peak RSS {peak_rss_mb():.0f} MiB"
@@ -79,11 +89,13 @@ def measure(db: Path, days: int) -> None:
     from cto_assistant.demo.world import build_world
     from cto_assistant.settings import Settings
     from cto_assistant.store import open_store
+    from cto_assistant.store.lead_time_facts import refresh_stale_lead_time_facts
     from cto_assistant.store.queries.engineering import team_names
     from cto_assistant.tools.base import ToolContext, call_tool
 
     now = build_world(seed=42, today=TODAY, scale="small").now
-    store = open_store(f"sqlite:///{db}", migrate=False)
+    store = open_store(f"sqlite:///{db}")  # a file loaded by an older version: migrated
+    refresh_stale_lead_time_facts(store.session)  # and its facts computed
     baseline = peak_rss_mb()
     with store.session() as session:
         ctx = ToolContext(session=session, settings=Settings(demo=True), now=now)

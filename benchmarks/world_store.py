@@ -4,7 +4,8 @@
 
 The store lives under benchmarks/.world/ (gitignored) and is reused while it exists: building the
 large world takes minutes. Rows go in with plain multi-row INSERTs (the store is empty, so an
-upsert would be an insert anyway); each table is tagged with the source that feeds it in a sync.
+upsert would be an insert anyway); each table is tagged with the source that feeds it in a sync,
+and what a sync round derives from the rows (the deployment changes' lead-time facts) follows.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from cto_assistant.store import Store, open_store
+from cto_assistant.store.lead_time_facts import (
+    forget_all_lead_time_facts,
+    refresh_stale_lead_time_facts,
+)
 from cto_assistant.store.models import SOURCED_TABLES, Base
 
 WORLD_DIR = Path(__file__).parent / ".world"
@@ -65,18 +70,21 @@ def store_path(scale: str, today: date) -> Path:
 
 
 def bring_up_to_date(store: Store) -> None:
-    """Create tables and indexes the models have but a cached store predates, then record the
-    schema as the newest migration's (so `cto` processes on this store do not migrate again)."""
+    """Apply the migrations a cached store lacks, create tables and indexes the models have but
+    it predates, record the schema as the newest migration's (so `cto` processes on this store
+    do not migrate again), and compute the lead-time facts still stale."""
     from alembic import command
 
     from cto_assistant.store.db import alembic_config
 
+    store.migrate()
     Base.metadata.create_all(store.engine, checkfirst=True)
     with store.engine.begin() as connection:
         for table in Base.metadata.sorted_tables:
             for index in table.indexes:
                 index.create(connection, checkfirst=True)
     command.stamp(alembic_config(str(store.url)), "head")
+    refresh_stale_lead_time_facts(store.session)
 
 
 def build(scale: str, today: date, *, log: Any = print) -> tuple[Path, int, float]:
@@ -112,6 +120,9 @@ def build(scale: str, today: date, *, log: Any = print) -> tuple[Path, int, floa
                 count += len(chunk)
         total += count
         log(f"{table:22s} {count:>10,d} rows {time.perf_counter() - table_started:7.1f}s")
+    with store.session() as session:  # rows written around the store's functions
+        forget_all_lead_time_facts(session)
+    refresh_stale_lead_time_facts(store.session)  # as a sync round's end would
     with store.engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
     store.dispose()

@@ -3,7 +3,7 @@ field order (the tools build `DeploymentIn`, `ChangeIn`, `PullRequestIn`, `Revie
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cto_assistant.analytics.dora import ChangeIn, DeploymentIn
@@ -11,56 +11,13 @@ from cto_assistant.analytics.pull_requests import PullRequestIn, ReviewIn
 from cto_assistant.store import Store
 from cto_assistant.store.db import upsert
 from cto_assistant.store.queries import engineering as q
+from tests.store.delivery_rows import D1, NOW, REPO, H, carried, deployment, pull_request
 
-NOW = datetime(2026, 3, 18, 12, tzinfo=UTC)
-H = timedelta(hours=1)
-D1, D2, OLD = NOW - 50 * H, NOW - 10 * H, NOW - 40 * 24 * H
-REPO = "acme/api"
-
-
-def deployment(source_id: str, finished: datetime, **extra: Any) -> dict[str, Any]:
-    row = {
-        "source_id": source_id,
-        "service": "api",
-        "environment": "production",
-        "status": "success",
-        "finished_at": finished,
-        "started_at": finished - H,
-    }
-    return row | extra
-
-
-def carried(deployment_id: str, sha: str, pr: int | None) -> dict[str, Any]:
-    return {
-        "source_id": f"{deployment_id}:{sha}",
-        "deployment_source_id": deployment_id,
-        "repo": REPO,
-        "sha": sha,
-        "pr_number": pr,
-    }
+D2, OLD = NOW - 10 * H, NOW - 40 * 24 * H
 
 
 def commit(sha: str, authored: datetime) -> dict[str, Any]:
     return {"source_id": sha, "sha": sha, "repo": REPO, "authored_at": authored}
-
-
-def pull_request(number: int, merge_sha: str | None, **extra: Any) -> dict[str, Any]:
-    row = {
-        "source_id": f"PR{number}",
-        "repo": REPO,
-        "number": number,
-        "state": "merged",
-        "created_at": D1 - 20 * H,
-        "first_commit_at": D1 - 30 * H,
-        "first_review_at": D1 - 18 * H,
-        "merged_at": D1 - 10 * H,
-        "closed_at": D1 - 10 * H,
-        "merge_commit_sha": merge_sha,
-        "additions": 10,
-        "deletions": 2,
-        "title": f"PR {number}",
-    }
-    return row | extra
 
 
 def load(store: Store) -> None:
@@ -120,17 +77,21 @@ def load(store: Store) -> None:
             upsert(session, table, [dict(row, source="t") for row in rows])
 
 
+def production_ids(session: Any, **only: Any) -> list[str]:
+    return [row[0] for row in q.production_deployments(session=session, until=NOW, **only)]
+
+
 def test_changes_per_deployment_in_change_order(any_store: Store) -> None:
     load(any_store)
     with any_store.session() as session:
-        rows = q.deployment_changes(session=session, since=NOW - 60 * H, until=NOW)
+        ids = production_ids(session, since=NOW - 60 * H)
+        rows = q.deployment_changes(session=session, deployment_ids=ids)
         found = sorted(  # (change, commits carried besides a merge commit)
             ((ChangeIn(*row[:9]), row[9]) for row in rows),
             key=lambda pair: (pair[0].deployment_id, pair[0].sha or ""),
         )
-        only_web = list(
-            q.deployment_changes(session=session, since=NOW - 60 * H, until=NOW, services=["web"])
-        )
+        web = production_ids(session, since=NOW - 60 * H, services=["web"])
+        only_web = list(q.deployment_changes(session=session, deployment_ids=web))
     pr_times = (D1 - 30 * H, D1 - 20 * H, D1 - 18 * H, D1 - 10 * H)
     assert found == [
         (ChangeIn("d1", REPO, 1, "a1", D1 - 45 * H, *pr_times), 2),

@@ -18,12 +18,15 @@ from cto_assistant.errors import (
 )
 from cto_assistant.logging import register_secret
 from cto_assistant.store import Store
+from cto_assistant.store.lead_time_facts import stale_deployments
 from cto_assistant.store.models import Person, SyncCursor, SyncRun, Team
+from cto_assistant.store.queries.engineering import deployment_changes
 from cto_assistant.sync.engine import (
     INTERRUPTED,
     StreamRunResult,
     SyncEngine,
     error_kind,
+    finish_round,
     load_cursor,
     reset_cursors,
 )
@@ -396,3 +399,73 @@ def test_a_stream_another_process_is_syncing_is_skipped_not_run_twice(
     assert [r.stream for r in results] == ["people"]
     assert teams(any_store) == {}
     assert [r.status for r in runs(any_store) if r.stream == "teams"] == ["running"]  # not ours
+
+
+class _DeliveryConnector(Connector):
+    """A deployment with the commits it shipped, and the commits' stream, which may lag."""
+
+    kind = "delivery"
+    streams = (
+        Stream("deployments", tables=("deployment", "deployment_change")),
+        Stream("commits", tables=("commit",)),
+    )
+    shipped = ("a1", "a2")
+    finished = datetime(2025, 4, 30, 12, tzinfo=UTC)
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self.commits: dict[str, datetime] = {}
+
+    def pull_deployments(self, since: str | None) -> Any:
+        yield self.record(
+            "deployment", "d1", service="api", environment="production", status="success",
+            finished_at=self.finished,
+        )  # fmt: skip
+        for sha in self.shipped:
+            yield self.record(
+                "deployment_change", f"d1:{sha}", deployment_source_id="d1", repo="acme/api",
+                sha=sha,
+            )  # fmt: skip
+
+    def pull_commits(self, since: str | None) -> Any:
+        for sha, authored in self.commits.items():
+            yield self.record("commit", sha, sha=sha, repo="acme/api", authored_at=authored)
+
+
+def lead_time_starts(store: Store) -> dict[str, datetime | None]:
+    """sha → first commit time of each change deployment d1 carried."""
+    with store.session() as session:
+        rows = deployment_changes(session=session, deployment_ids=["d1"])
+        return {row.sha: row.first_commit_at for row in rows}
+
+
+def stale_deployment_ids(store: Store) -> set[str]:
+    with store.session() as session:
+        return set(session.scalars(stale_deployments()))
+
+
+def test_a_round_computes_lead_time_facts_and_a_later_commit_refreshes_them(
+    any_store: Store,
+) -> None:
+    clock = Clock()
+    connector = _DeliveryConnector(FakeConnector.named("ci").context)
+    connector.commits = {"a1": connector.finished - timedelta(hours=30)}
+    SyncEngine(any_store, [connector], now=clock).run()
+    assert stale_deployment_ids(any_store) == set()
+    assert lead_time_starts(any_store) == {
+        "a1": connector.finished - timedelta(hours=30),
+        "a2": None,
+    }
+
+    connector.commits["a2"] = connector.finished - timedelta(hours=40)  # synced a round later
+    queue_mode = SyncEngine(any_store, [connector], now=clock, finish_rounds=False)
+    queue_mode.run(streams=["commits"])
+    assert stale_deployment_ids(any_store) == {"d1"}  # until the round's finishing job
+    later = {
+        "a1": connector.finished - timedelta(hours=30),
+        "a2": connector.finished - timedelta(hours=40),
+    }
+    assert lead_time_starts(any_store) == later  # exact meanwhile, computed live
+    finish_round(any_store, now=clock, sources=["ci"])
+    assert stale_deployment_ids(any_store) == set()
+    assert lead_time_starts(any_store) == later

@@ -13,6 +13,11 @@ import cto_assistant.tools.engineering  # noqa: F401  (registers the tools)
 from cto_assistant.settings import Settings
 from cto_assistant.store import Store, open_store
 from cto_assistant.store.db import upsert
+from cto_assistant.store.lead_time_facts import (
+    forget_all_lead_time_facts,
+    refresh_lead_time_facts,
+    refresh_stale_lead_time_facts,
+)
 from cto_assistant.tools.base import REGISTRY, ToolContext, ToolStatus, call_tool
 from cto_assistant.tools.engineering import engineering_summary
 
@@ -386,6 +391,38 @@ def test_demo_dora_storylines(demo_ctx: ToolContext, demo: tuple[Store, Any]) ->
     assert cfr["trend"] == "rising" and cfr["value"] > cfr["previous_value"]
     assert mobile.data["report"]["overall_level"] == "medium"
     assert "Mobile is medium" in mobile.summary
+
+
+def test_dora_answers_are_the_same_from_live_and_refreshed_lead_time_facts(
+    ctx: ToolContext,
+) -> None:
+    delivery(ctx)
+    scopes: list[dict[str, Any]] = [{}, {"team": "PAY"}, {"service": "payments-api"}]
+    live = [call_tool("dora_metrics", ctx, args).payload() for args in scopes]
+    assert [answer["status"] for answer in live] == ["ok"] * len(scopes)
+    assert refresh_lead_time_facts(ctx.session) == 2  # the deployments carrying changes
+    assert [call_tool("dora_metrics", ctx, args).payload() for args in scopes] == live
+
+
+def test_demo_dora_is_the_same_from_live_and_refreshed_lead_time_facts(
+    demo_ctx: ToolContext, demo: tuple[Store, Any]
+) -> None:
+    store = demo[0]
+    scopes: list[dict[str, Any]] = [
+        {},
+        {"days": 90},
+        {"team": "mobile"},
+        {"service": "checkout-service"},
+    ]
+    live = [call_tool("dora_metrics", demo_ctx, args).payload() for args in scopes]
+    assert [answer["status"] for answer in live] == ["ok"] * len(scopes)
+    assert refresh_stale_lead_time_facts(store.session) > 0
+    try:
+        fresh = [call_tool("dora_metrics", demo_ctx, args).payload() for args in scopes]
+    finally:  # the module's store as the other tests found it: every fact still to compute
+        with store.session() as session:
+            forget_all_lead_time_facts(session)
+    assert fresh == live
 
 
 def test_demo_slipping_epic_forecast_after_due_date(demo_ctx: ToolContext) -> None:

@@ -31,6 +31,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
+from operator import attrgetter
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,6 +52,7 @@ Granularity = Literal["day", "week"]
 LinkMethod = Literal["explicit", "nearest_preceding", "explicit_unknown", "unlinked"]
 
 
+@lru_cache(maxsize=256)  # a company has a handful of environment names, met thousands of times
 def is_production(environment: str | None) -> bool:
     """Whether an environment name means production."""
     return (environment or "").strip().lower() in PRODUCTION_NAMES
@@ -291,10 +294,6 @@ def _finish(deployment: DeploymentIn) -> datetime:
     return deployment.finished_at
 
 
-def _in(moment: datetime | None, start: datetime, end: datetime) -> bool:
-    return moment is not None and start <= moment < end
-
-
 def _bucket_start(moment: datetime, granularity: Granularity, tz: tzinfo) -> date:
     day = moment.astimezone(tz).date()
     if granularity == "week":
@@ -305,21 +304,29 @@ def _bucket_start(moment: datetime, granularity: Granularity, tz: tzinfo) -> dat
 # ---------------------------------------------------------------------------- incident links
 
 
+_FINISHED = attrgetter("finished_at")  # of counted deployments: never None
+_FINISH_ORDER = attrgetter("finished_at", "id")
+_SIGNAL_ORDER = attrgetter("at", "method", "evidence")
+
+
 class _Deploys:
-    """A scope's deployments by id, the counted ones (successful production deployments) and
-    those of each service sorted by finish, for lookups: built once per report."""
+    """A scope's deployments by id, the counted ones (successful production deployments)
+    sorted by finish, and those of each service, for lookups: built once per report."""
 
     def __init__(self, deployments: Iterable[DeploymentIn]) -> None:
         self.known = {d.id: d for d in deployments}
-        self.counted = [d for d in self.known.values() if d.counts]
-        by_service: dict[str | None, list[DeploymentIn]] = defaultdict(list)
-        for deployment in self.counted:
-            by_service[deployment.service].append(deployment)
-        self.rows = {
-            service: sorted(rows, key=lambda d: (_finish(d), d.id))
-            for service, rows in by_service.items()
-        }
-        self.finishes = {service: [_finish(d) for d in rows] for service, rows in self.rows.items()}
+        self.counted = sorted((d for d in self.known.values() if d.counts), key=_FINISH_ORDER)
+        self.counted_finishes = list(map(_FINISHED, self.counted))
+        rows: dict[str | None, list[DeploymentIn]] = defaultdict(list)
+        for deployment in self.counted:  # in finish order, so each service's rows are too
+            rows[deployment.service].append(deployment)
+        self.rows = dict(rows)
+        self.finishes = {service: list(map(_FINISHED, held)) for service, held in rows.items()}
+
+    def finished_in(self, start: datetime, end: datetime) -> list[DeploymentIn]:
+        """The counted deployments that finished in [start, end)."""
+        finishes = self.counted_finishes
+        return self.counted[bisect.bisect_left(finishes, start) : bisect.bisect_left(finishes, end)]
 
     def preceding(
         self,
@@ -512,10 +519,11 @@ def _detect_failures(
         assert finished is not None
         recovered_at: datetime | None = None
         recovered_by: str | None = None
-        fixes = sorted(remedies.get(deployment_id, []), key=lambda d: (_finish(d), d.id))
+        fixes = remedies.get(deployment_id)
         if fixes:
-            recovered_at = fixes[0].finished_at
-            recovered_by = f"{'rollback' if fixes[0].is_rollback else 'hotfix'} {fixes[0].id}"
+            fix = min(fixes, key=_FINISH_ORDER)
+            recovered_at = fix.finished_at
+            recovered_by = f"{'rollback' if fix.is_rollback else 'hotfix'} {fix.id}"
         elif linked.get(deployment_id):
             resolved = [i.resolved_at for i in linked[deployment_id]]
             if all(moment is not None for moment in resolved):
@@ -526,7 +534,7 @@ def _detect_failures(
             deployment=deployment_id,
             service=deployment.service,
             finished_at=finished,
-            detected_by=sorted(found, key=lambda s: (s.at, s.method, s.evidence)),
+            detected_by=sorted(found, key=_SIGNAL_ORDER) if len(found) > 1 else found,
             recovered_at=recovered_at,
             recovery_seconds=(recovered_at - finished).total_seconds() if recovered_at else None,
             recovered_by=recovered_by,
@@ -640,23 +648,32 @@ def grouped_lead_times(
     """
     carried = _Carried(deployments, changes)
     overall: list[LeadTime] = []
-    groups: dict[str, list[LeadTime]] = defaultdict(list)
+    shared: set[int] = set()  # the overall leads of changes that several groups deployed
+    timed_again: dict[str, list[LeadTime]] = defaultdict(list)
     for rows in carried.per_change():
         lead = carried.lead(rows)
         if lead is not None:
             overall.append(lead)
+        if len(rows) == 1:
+            continue
         names = {group_of[c.deployment_id] for c in rows}
         if len(names) == 1:
-            if lead is not None:
-                groups[names.pop()].append(lead)
             continue
+        if lead is not None:
+            shared.add(id(lead))
         for name in sorted(names):
             own = carried.lead([c for c in rows if group_of[c.deployment_id] == name])
             if own is not None:
-                groups[name].append(own)
-    for leads in groups.values():
-        leads.sort(key=_lead_order)
-    return sorted(overall, key=_lead_order), dict(groups)
+                timed_again[name].append(own)
+    overall.sort(key=_lead_order)
+    groups: dict[str, list[LeadTime]] = defaultdict(list)
+    for lead in overall:  # in order already: a group's share of it needs no sort of its own
+        if id(lead) not in shared:
+            groups[group_of[lead.deployment]].append(lead)
+    for name, again in timed_again.items():
+        groups[name].extend(again)
+        groups[name].sort(key=_lead_order)
+    return overall, dict(groups)
 
 
 def change_lead_times(
@@ -692,55 +709,45 @@ def span_seconds(a: datetime | None, b: datetime | None) -> float | None:
 
 
 def _lead_time(change: ChangeIn, deployment: DeploymentIn) -> LeadTime | None:
-    """A change's lead time to `deployment`, split into its phases when it is a PR."""
+    """A change's lead time to `deployment`, split into its phases when it is a PR.
+
+    It starts at the change's first commit (the PR's, when earlier), the PR's opening without
+    either, or the merge of a squash-merged PR whose commits are unknown. Run once per change
+    (tens of thousands for a company), so the spans (`span_seconds`) are written out here.
+    """
     deployed = deployment.finished_at
     assert deployed is not None
-    start = _start(change)
-    if start is None or start > deployed:
-        return None
-    basis: LeadBasis = "commit"
-    coding = pickup = review = deploy = None
-    if change.pr_number is not None:
-        basis = "merge_squash" if _squash_start(change) else "first_commit"
-        if basis == "first_commit":
-            coding = span_seconds(start, change.pr_created_at)
-        pickup = span_seconds(change.pr_created_at, change.first_review_at)
-        review = span_seconds(change.first_review_at, change.merged_at)
-        deploy = span_seconds(change.merged_at, deployed)
-    return LeadTime(
-        repo=change.repo,
-        pr_number=change.pr_number,
-        sha=change.sha,
-        deployment=deployment.id,
-        service=deployment.service,
-        deployed_at=deployed,
-        started_at=start,
-        start_basis=basis,
-        lead_seconds=(deployed - start).total_seconds(),
-        coding_seconds=coding,
-        pickup_seconds=pickup,
-        review_seconds=review,
-        deploy_seconds=deploy,
-    )
-
-
-def _squash_start(change: ChangeIn) -> bool:
-    """A squash-merged PR whose commits are unknown: its lead time starts at the merge."""
-    return change.squash_only and change.pr_first_commit_at is None
-
-
-def _start(change: ChangeIn) -> datetime | None:
-    """When a change's lead time starts: its first commit (the PR's, when earlier), the PR's
-    opening without either, or the merge of a squash-merged PR whose commits are unknown."""
     first = change.first_commit_at
     if change.pr_number is None:
-        return first
-    if _squash_start(change):
-        return change.merged_at or first
-    pr_first = change.pr_first_commit_at
-    if first is None:
-        return pr_first if pr_first is not None else change.pr_created_at
-    return first if pr_first is None else min(first, pr_first)
+        if first is None or first > deployed:
+            return None
+        return LeadTime(
+            change.repo, None, change.sha, deployment.id, deployment.service, deployed, first,
+            "commit", (deployed - first).total_seconds(), None, None, None, None,
+        )  # fmt: skip
+    pr_first, opened = change.pr_first_commit_at, change.pr_created_at
+    reviewed, merged = change.first_review_at, change.merged_at
+    squash = change.squash_only and pr_first is None
+    if squash:
+        start = merged or first
+    elif first is None:
+        start = pr_first if pr_first is not None else opened
+    else:
+        start = first if pr_first is None or first <= pr_first else pr_first
+    if start is None or start > deployed:
+        return None
+    coding = None if squash or opened is None else (opened - start).total_seconds()
+    pickup = None if opened is None or reviewed is None else (reviewed - opened).total_seconds()
+    review = None if reviewed is None or merged is None else (merged - reviewed).total_seconds()
+    deploy = None if merged is None else (deployed - merged).total_seconds()
+    return LeadTime(  # spans never negative, as `span_seconds` has them
+        change.repo, change.pr_number, change.sha, deployment.id, deployment.service, deployed,
+        start, "merge_squash" if squash else "first_commit", (deployed - start).total_seconds(),
+        None if coding is None else coding if coding > 0.0 else 0.0,
+        None if pickup is None else pickup if pickup > 0.0 else 0.0,
+        None if review is None else review if review > 0.0 else 0.0,
+        None if deploy is None else deploy if deploy > 0.0 else 0.0,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- the report
@@ -781,18 +788,18 @@ class _WindowFigures:
 def _figures(
     start: datetime,
     end: datetime,
-    counted: Sequence[DeploymentIn],
+    index: _Deploys,
     failures: dict[str, ChangeFailure],
     changes: Sequence[LeadTime],
     incidents: Sequence[IncidentIn],
 ) -> _WindowFigures:
     """The window's share of the counted deployments, failures, changes and incidents."""
-    inside = [d for d in counted if start <= _finish(d) < end]
+    inside = index.finished_in(start, end)
     return _WindowFigures(
         deploys=inside,
         failures=[failures[d.id] for d in inside if d.id in failures],
-        changes=[c for c in changes if _in(c.deployed_at, start, end)],
-        incidents=[i for i in incidents if _in(i.triggered_at, start, end)],
+        changes=[c for c in changes if start <= c.deployed_at < end],
+        incidents=[i for i in incidents if start <= i.triggered_at < end],
     )
 
 
@@ -820,12 +827,15 @@ def dora_report(
     tz: tzinfo | None = None,
     benchmarks: BenchmarkTable = LATEST,
     leads: Sequence[LeadTime] | None = None,
+    drill_down: bool = True,
 ) -> DoraReport:
     """The five keys for `scope` over [window_start, window_end), versus the window before it.
 
     Pass deployments, changes and incidents from at least one window length (plus
     `link_window`) before `window_start`, so the previous window and links are complete.
-    `leads`, when given, is `lead_times(deployments, changes)` already computed.
+    `leads`, when given, is `lead_times(deployments, changes)` already computed. Without
+    `drill_down` the rows behind the figures (trend, failures, incident links, slowest
+    changes) are left empty, their totals kept: for breakdowns that show only the figures.
     """
     zone = tz or window_start.tzinfo
     assert zone is not None, "window bounds must be aware datetimes"
@@ -837,8 +847,8 @@ def dora_report(
     failures = _detect_failures(index, incidents, links) if incident_source else {}
     lead = lead_times(index.counted, changes) if leads is None else leads
     counted = index.counted
-    current = _figures(window_start, window_end, counted, failures, lead, incidents)
-    before = _figures(window_start - length, window_start, counted, failures, lead, incidents)
+    current = _figures(window_start, window_end, index, failures, lead, incidents)
+    before = _figures(window_start - length, window_start, index, failures, lead, incidents)
 
     # deployment frequency
     bands_df = benchmarks.bands("deployment_frequency")
@@ -875,7 +885,7 @@ def dora_report(
     stats = duration_stats(lead_values)
     split = {
         part: duration_stats(
-            [v for c in current.changes if (v := getattr(c, f"{part}_seconds")) is not None]
+            [v for v in map(attrgetter(f"{part}_seconds"), current.changes) if v is not None]
         )
         for part in ("coding", "pickup", "review", "deploy")
     }
@@ -1053,19 +1063,22 @@ def dora_report(
     keyed = (df, lt, cfr, fdr)
     levels = [m.level for m in keyed if m.level is not None]
     scores = [m.score for m in keyed if m.score is not None]
-    failures_sorted = sorted(
-        current.failures, key=lambda f: (f.finished_at, f.deployment), reverse=True
-    )
     window_links = (
-        [link for link in links if _in(link.triggered_at, window_start, window_end)]
+        [link for link in links if window_start <= link.triggered_at < window_end]
         if incident_source
         else []
     )
-    slowest = heapq.nlargest(
-        DRILL_CAP,
-        current.changes,
-        key=lambda c: (c.lead_seconds, c.repo or "", c.pr_number or 0, c.sha or ""),
-    )
+    failures_sorted: list[ChangeFailure] = []
+    slowest: list[LeadTime] = []
+    if drill_down:
+        failures_sorted = sorted(
+            current.failures, key=lambda f: (f.finished_at, f.deployment), reverse=True
+        )
+        slowest = heapq.nlargest(
+            DRILL_CAP,
+            current.changes,
+            key=lambda c: (c.lead_seconds, c.repo or "", c.pr_number or 0, c.sha or ""),
+        )
     return DoraReport(
         scope=scope,
         window_start=window_start,
@@ -1090,10 +1103,12 @@ def dora_report(
             f"{benchmarks.source} ({benchmarks.version}); each key bucketed on its own, overall "
             "= the median of the keys' levels (the worse of the two middle ones)"
         ),
-        trend=_trend_points(current, window_start, window_end, granularity, zone),
+        trend=_trend_points(current, window_start, window_end, granularity, zone)
+        if drill_down
+        else [],
         failures=failures_sorted[:DRILL_CAP],
-        failures_total=len(failures_sorted),
-        incident_links=window_links[:DRILL_CAP],
+        failures_total=len(current.failures),
+        incident_links=window_links[:DRILL_CAP] if drill_down else [],
         incident_links_total=len(window_links),
         slowest_changes=[lead.model() for lead in slowest],
         changes_total=len(current.changes),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,7 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cto_assistant.errors import StoreError
-from cto_assistant.store.models import SOURCED_TABLES, Base
+from cto_assistant.store.lead_time_facts import FED_BY, forget_facts_of
+from cto_assistant.store.models import SOURCED_TABLES, Base, Sourced
 from cto_assistant.store.rollup import mark_all_cost_dirty, mark_days_of_rows_dirty
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -134,7 +136,8 @@ def upsert(
     """Insert or update `rows` of a vendor-fed table keyed on (source, source_id); return count.
 
     Unknown columns are refused with their names, so a mapper bug is caught before writing.
-    Rows with the same key inside one call collapse to the last one.
+    Rows with the same key inside one call collapse to the last one. Derived data is told in
+    the same transaction: cost days are marked dirty, lead-time facts stale.
     """
     model = SOURCED_TABLES.get(table)
     if model is None:
@@ -169,10 +172,26 @@ def upsert(
     )
     # One compiled statement, many parameter sets (executemany / insertmanyvalues).
     for start in range(0, len(batch), UPSERT_CHUNK):
-        session.execute(statement, batch[start : start + UPSERT_CHUNK])
+        chunk = batch[start : start + UPSERT_CHUNK]
+        if table in FED_BY:  # the stored keys, read before the write replaces them
+            forget_facts_of(session, table, stored=_stored(model, chunk), rows=chunk)
+        session.execute(statement, chunk)
     if table == "cost_daily":  # same transaction: the rollup is never trusted past these rows
         mark_days_of_rows_dirty(session, (row.get("day") for row in batch))
     return len(batch)
+
+
+def _stored(model: type[Sourced], rows: Sequence[Mapping[str, Any]]) -> sa.ColumnElement[bool]:
+    """The stored versions of `rows`: matching (source, source_id)."""
+    ids: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        ids[row["source"]].append(row["source_id"])
+    return sa.or_(
+        *(
+            sa.and_(model.source == source, model.source_id.in_(held))
+            for source, held in ids.items()
+        )
+    )
 
 
 def _complete_rows(table: sa.Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -207,6 +226,7 @@ def delete_where(session: Session, table: str, **equals: Any) -> int:
     clauses = [sa_table.c[name] == value for name, value in equals.items()]
     if table == "cost_daily":
         mark_all_cost_dirty(session)
+    forget_facts_of(session, table, stored=sa.and_(*clauses))
     result = session.execute(sa.delete(sa_table).where(*clauses))
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -199,6 +199,46 @@ class DeploymentChange(Sourced, Base):
     sha: Mapped[str] = mapped_column(String(64))
     pr_number: Mapped[int | None] = mapped_column(Integer)
 
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_deployment_change_source"),
+        # the deployments whose lead-time facts a commit or a PR write makes stale
+        Index("ix_deployment_change_sha", "sha"),
+        Index("ix_deployment_change_repo_pr_number", "repo", "pr_number"),
+    )
+
+
+class LeadTimeChange(Base):
+    """A change (a PR, or a commit without one) as a deployment carried it, with what lead
+    time needs of its commits and PR: derived from deployment_change, commit and pull_request
+    by `store/lead_time_facts.py`, so the DORA query reads this table alone."""
+
+    __tablename__ = "lead_time_change"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_source_id: Mapped[str] = mapped_column(String(255))
+    repo: Mapped[str | None] = mapped_column(String(255))
+    pr_number: Mapped[int | None] = mapped_column(Integer)
+    sha: Mapped[str] = mapped_column(String(64))  # the change's first
+    first_commit_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    own_commits: Mapped[int] = mapped_column(Integer)
+    pr_first_commit_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pr_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pr_first_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pr_merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        # a deployment's changes with their facts, from the index alone
+        Index("ix_lead_time_change_deployment", "deployment_source_id", "repo", "pr_number",
+              "sha", "first_commit_at", "own_commits", "pr_first_commit_at", "pr_created_at",
+              "pr_first_review_at", "pr_merged_at"),
+    )  # fmt: skip
+
+
+class LeadTimeStale(Base):
+    """A deployment whose lead-time facts are stale: read live until they are recomputed."""
+
+    __tablename__ = "lead_time_stale"
+    deployment_source_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+
 
 # ---------------------------------------------------------------------------------- planning
 

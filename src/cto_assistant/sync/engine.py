@@ -43,6 +43,7 @@ from cto_assistant.errors import (
 from cto_assistant.logging import get_logger, redact_text
 from cto_assistant.store import db
 from cto_assistant.store.db import Store
+from cto_assistant.store.lead_time_facts import forget_facts_of, refresh_stale_lead_time_facts
 from cto_assistant.store.models import SOURCED_TABLES, SyncCursor, SyncRun
 from cto_assistant.store.queries.security import evaluate_controls
 from cto_assistant.store.rollup import bump_data_version, mark_all_cost_dirty, refresh_cost_rollup
@@ -365,11 +366,11 @@ class SyncEngine:
                 )
                 gone = sorted(stored - keys)
                 for start in range(0, len(gone), 500):
-                    session.execute(
-                        sa.delete(model).where(
-                            model.source == source, model.source_id.in_(gone[start : start + 500])
-                        )
+                    doomed = sa.and_(
+                        model.source == source, model.source_id.in_(gone[start : start + 500])
                     )
+                    forget_facts_of(session, table, stored=doomed)
+                    session.execute(sa.delete(model).where(doomed))
                 if gone:
                     log.info("snapshot pruned", source=source, table=table, removed=len(gone))
 
@@ -499,10 +500,14 @@ def record_run(session: Session, result: StreamRunResult) -> None:
 def finish_round(store: Store, *, now: Callable[[], datetime], sources: Sequence[str]) -> None:
     """What follows a round of syncing, once: derived data, the data version, alerts, browsers.
 
-    KEV/EPSS enrichment of vulnerabilities, control evaluation and the cost rollup are derived
-    from everything synced, so they run once per round (not once per stream); the data version
-    bump in the same transaction tells every cache that the answers changed.
+    The deployment changes' lead-time facts, KEV/EPSS enrichment of vulnerabilities, control
+    evaluation and the cost rollup are derived from everything synced, so they run once per
+    round (not once per stream); the data version bump in the same transaction as the last
+    three tells every cache that the answers changed (the facts change no answer, only its
+    speed: they are refreshed in transactions of their own, so a first refresh of a large
+    store holds no write lock for long).
     """
+    refresh_stale_lead_time_facts(store.session)
     with store.session() as session:
         enrich_vulnerabilities(session)
         evaluate_controls(session, now())

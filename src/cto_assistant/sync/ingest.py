@@ -4,7 +4,8 @@ The connector (`connectors.generic`) knows the shapes and maps them to records; 
 the writing, like the engine does for pulled streams: every item is validated first, then all
 records are written in ONE transaction together with a run-log entry, so a file is applied
 entirely or not at all. Child rows (a deployment's commits, an incident's timeline) are replaced
-per item, so re-sending an item with fewer commits leaves no stale ones behind.
+per item, so re-sending an item with fewer commits leaves no stale ones behind; the written
+deployments' lead-time facts are computed in the same transaction (no sync round follows).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from cto_assistant.errors import ImportFileError
 from cto_assistant.logging import get_logger
 from cto_assistant.store import db
 from cto_assistant.store.db import Store
+from cto_assistant.store.lead_time_facts import forget_facts_of, refresh_lead_time_facts
 from cto_assistant.store.models import DeploymentChange, IncidentEvent
 from cto_assistant.sync.engine import StreamRunResult, publish_data_changed, record_run
 
@@ -120,6 +122,8 @@ def write_items(
         _delete_children(session, kind, items, source=source)
         for table, rows in tables.items():
             written[table] = db.upsert(session, table, rows, synced_at=started)
+        if kind == "deployments":
+            refresh_lead_time_facts(session, deployments=[item.id for item in items])
         record_run(
             session,
             StreamRunResult(
@@ -149,12 +153,11 @@ def _delete_children(session: Any, kind: Kind, items: Iterable[Item], *, source:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         if kind == "deployments":
-            session.execute(
-                sa.delete(DeploymentChange).where(
-                    DeploymentChange.source == source,
-                    DeploymentChange.deployment_source_id.in_(chunk),
-                )
+            replaced = sa.and_(
+                DeploymentChange.source == source, DeploymentChange.deployment_source_id.in_(chunk)
             )
+            forget_facts_of(session, "deployment_change", stored=replaced)
+            session.execute(sa.delete(DeploymentChange).where(replaced))
         else:
             event_ids = [
                 f"{id_}:{step}" for id_ in chunk for step in ("trigger", "acknowledge", "resolve")

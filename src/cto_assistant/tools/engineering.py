@@ -102,7 +102,7 @@ def _dora_inputs(
             key, repo, pr, sha, first, pr_first, opened, reviewed, merged, _squash(pr, carried)
         )
         for key, repo, pr, sha, first, pr_first, opened, reviewed, merged, carried in (
-            q.deployment_changes(session=ctx.session, **window)
+            q.deployment_changes(session=ctx.session, deployment_ids=[d.id for d in deploys])
         )
     ]
     incident_rows = q.incidents(session=ctx.session, team=team, **window)
@@ -205,7 +205,8 @@ def _group_reports(
     leads: dict[str, list[LeadTime]],
     common: dict[str, Any],
 ) -> dict[str, DoraReport]:
-    """One DORA report per group that deployed, from each group's deploys, incidents, leads."""
+    """One DORA report per group that deployed, from each group's deploys, incidents, leads:
+    the figures only (breakdowns show them, never a group's drill-down rows)."""
     grouped_d: dict[str, list[DeploymentIn]] = defaultdict(list)
     grouped_i: dict[str, list[IncidentIn]] = defaultdict(list)
     for deployment in deploys:
@@ -219,6 +220,7 @@ def _group_reports(
             changes=[],
             incidents=grouped_i.get(key, []),
             leads=leads.get(key, []),
+            drill_down=False,
             **common,
         )
         for key in sorted(grouped_d)
