@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cto_assistant.demo.run import DemoRun
+from cto_assistant.demo.run import DemoRun, prepare_demo
 from cto_assistant.demo.simulators.common import ServedApp, serve
 from cto_assistant.settings import load_settings
 from cto_assistant.web.app import create_app
-from tests.support.demo_world import DemoTemplate, copy_demo
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,8 +56,8 @@ class Site:
 
 
 @pytest.fixture(scope="package")
-def site(tmp_path_factory: pytest.TempPathFactory, demo_template: DemoTemplate) -> Iterator[Site]:
-    """A copy of the synced small Acme Cloud world and the web app serving it on loopback."""
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The small Acme Cloud world, synced, and the web app serving it on a loopback port."""
     data_dir = tmp_path_factory.mktemp("browser-demo")
     base = load_settings(
         data_dir=data_dir,
@@ -65,7 +65,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, demo_template: DemoTemplate) 
         log_level="WARNING",
         sync_interval_minutes=0,
     )
-    demo = copy_demo(demo_template, base)
+    demo = prepare_demo(base, seed=7, today=date(2025, 6, 18), scale="small")
     app = create_app(demo.settings, store=demo.store, sync_on_start=False)
     served: ServedApp = serve(app)
     try:

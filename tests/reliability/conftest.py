@@ -1,10 +1,7 @@
 """Reliability fixtures: one synced demo world (logs captured), signed-in clients, the figures.
 
-The demo is a copy of the session's synced demo world (tests/support/demo_world.py: built once,
-at DEBUG with the mappers' calls recorded), shared by the fault, access and load tests; tests
-that damage it (faults) only ever add runs and re-sync. It and the signed-in clients (whose app
-runs the dashboard warmer) are package-scoped: they stop when this package is done, not at the
-end of the session where a warmer would still log into other tests' output.
+The demo is built once per session (it takes most of a minute on two cores) and shared by the
+fault, access and load tests; tests that damage it (faults) only ever add runs and re-sync.
 Every test adds what it tried and what held to `figures`; at the end of the session they are
 written to `build/reliability/figures.json`, which `tests/reliability/report.py` turns into
 docs/RELIABILITY.md.
@@ -12,12 +9,18 @@ docs/RELIABILITY.md.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import importlib
+import inspect
+import io
 import json
+import logging
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +29,19 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cto_assistant import accounts
-from cto_assistant.demo.run import DemoRun
+from cto_assistant.demo.run import DemoRun, prepare_demo
+from cto_assistant.logging import configure_logging
 from cto_assistant.secrets import KEY_ENV, new_key
 from cto_assistant.settings import load_settings
 from cto_assistant.web.app import create_app
-from tests.support.demo_world import (
-    DEMO_PASSWORD,
-    SECRET_KEY,
-    DemoTemplate,
-    MapperCall,
-    copy_demo,
-)
 from tests.web.helpers import PASSWORD, form_sign_in
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIGURES_FILE = Path(
     os.environ.get("CTO_RELIABILITY_FIGURES", REPO_ROOT / "build" / "reliability" / "figures.json")
 )
+SECRET_KEY = "reliability-secret-key-5c0ffee5-91d3"
+DEMO_PASSWORD = "demo-password-7e2b9c41aa"
 SECRET_FIELD_WORDS = ("token", "secret", "password", "api_key", "app_key", "access_key", "key_id")
 
 _FIGURES: dict[str, Any] = defaultdict(dict)
@@ -91,6 +90,59 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     FIGURES_FILE.write_text(json.dumps(merged, indent=2, sort_keys=True, default=str))
 
 
+MAPPER_VENDORS = (
+    "aws_cost_explorer", "aws_iam", "catalog", "cicd", "datadog", "github", "jira",
+    "pagerduty", "snyk", "sonarqube", "threat_intel",
+)  # fmt: skip
+SAMPLES_PER_FUNCTION = 4
+
+
+@dataclass
+class MapperCall:
+    """One call a connector made to a mapper during the demo sync (arguments deep-copied)."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+class MapperRecorder:
+    """Observes calls to every public function of the vendors' mapping modules."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, list[MapperCall]] = defaultdict(list)
+        self._patch = pytest.MonkeyPatch()
+
+    def install(self) -> None:
+        """Wrap each mapping function so its first calls are kept as samples."""
+        for vendor in MAPPER_VENDORS:
+            module = importlib.import_module(f"cto_assistant.connectors.{vendor}.mapping")
+            for name, function in vars(module).items():
+                if (
+                    name.startswith("_")
+                    or not inspect.isfunction(function)
+                    or function.__module__ != module.__name__
+                ):
+                    continue
+                self._patch.setattr(module, name, self._wrap(f"{vendor}.{name}", function))
+
+    def _wrap(self, key: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        calls = self.calls
+
+        def observed(*args: Any, **kwargs: Any) -> Any:
+            if len(calls[key]) < SAMPLES_PER_FUNCTION:
+                # arguments that cannot be copied (connections) are not payloads
+                with contextlib.suppress(TypeError, copy.Error):
+                    calls[key].append(MapperCall(function, *copy.deepcopy((args, kwargs))))
+            return function(*args, **kwargs)
+
+        return observed
+
+    def remove(self) -> None:
+        """Put the original functions back."""
+        self._patch.undo()
+
+
 @dataclass
 class Demo:
     """The synced demo world, its log output and every secret it was configured with."""
@@ -111,37 +163,51 @@ def secret_values(sections: dict[str, dict[str, Any]]) -> list[str]:
     return found
 
 
-@pytest.fixture(scope="package")
-def demo(tmp_path_factory: pytest.TempPathFactory, demo_template: DemoTemplate) -> Iterator[Demo]:
-    """A copy of the session's synced demo, with the DEBUG logs and mapper calls of its sync."""
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The small Acme Cloud world synced through the real connectors, DEBUG logs captured."""
+    data_dir = tmp_path_factory.mktemp("reliability-demo")
     base = load_settings(
-        data_dir=tmp_path_factory.mktemp("reliability-demo"),
+        data_dir=data_dir,
         secret_key=SECRET_KEY,
         demo_password=DEMO_PASSWORD,
         log_level="DEBUG",
         sync_interval_minutes=0,
     )
-    run = copy_demo(demo_template, base)
-    # what the logged sync was configured with (the copy's sources differ only in their URLs)
-    secrets = [SECRET_KEY, DEMO_PASSWORD, *secret_values(demo_template.settings.sources)]
+    buffer = io.StringIO()
+    configure_logging(base, stream=buffer)
+    debug_root = logging.getLogger()
+    for noisy in ("httpx", "httpcore", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG)
+    recorder = MapperRecorder()
+    recorder.install()
+    try:
+        run = prepare_demo(base, seed=7, today=date(2025, 6, 18), scale="small")
+    finally:
+        recorder.remove()
+        debug_root.setLevel(logging.WARNING)
+        for noisy in ("httpx", "httpcore", "botocore", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    secrets = [SECRET_KEY, DEMO_PASSWORD, *secret_values(run.settings.sources)]
     try:
         yield Demo(
             run=run,
-            log_text=demo_template.log_text,
+            log_text=buffer.getvalue(),
             secrets=secrets,
-            mapper_calls=demo_template.mapper_calls,
+            mapper_calls=dict(recorder.calls),
         )
     finally:
+        configure_logging(load_settings(data_dir=data_dir, secret_key=SECRET_KEY))
         run.stop()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def demo_app(demo: Demo) -> FastAPI:
     """The web app over the demo store (no scheduler)."""
     return create_app(demo.run.settings, store=demo.run.store, sync_on_start=False)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def demo_viewer(demo: Demo) -> str:
     """A viewer account in the demo store."""
     with demo.run.store.session() as session:
@@ -149,7 +215,7 @@ def demo_viewer(demo: Demo) -> str:
     return "vera"
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def admin_client(demo_app: FastAPI, demo: Demo) -> Iterator[TestClient]:
     """A TestClient signed in as the demo admin."""
     with TestClient(demo_app) as client:
@@ -158,7 +224,7 @@ def admin_client(demo_app: FastAPI, demo: Demo) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def viewer_client(demo_app: FastAPI, demo_viewer: str) -> Iterator[TestClient]:
     """A TestClient signed in as a viewer."""
     with TestClient(demo_app) as client:

@@ -26,13 +26,13 @@ SKIPPED = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def api_schema(demo_app: FastAPI) -> Any:
     """The app's OpenAPI schema, loaded through ASGI."""
     return schemathesis.openapi.from_asgi("/api/openapi.json", demo_app)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def credentials(demo_app: FastAPI, demo: Demo) -> Iterator[dict[str, Any]]:
     """The cookies and CSRF header of a signed-in admin."""
     with TestClient(demo_app) as client:

@@ -27,8 +27,7 @@ from cto_assistant.connectors.focus.mapping import MANDATORY_COLUMNS
 from cto_assistant.errors import ImportFileError, SchemaDriftError
 from cto_assistant.store import Store
 from cto_assistant.store.models import CostDaily
-from tests.reliability.conftest import Demo, Figures
-from tests.support.demo_world import MAPPER_VENDORS, MapperCall
+from tests.reliability.conftest import MAPPER_VENDORS, Demo, Figures, MapperCall
 
 IDENTITY_ARGUMENTS = {"source", "stream", "what"}
 # Defects these tests found and that are not fixed yet (docs/RELIABILITY.md lists them): the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,10 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from cto_assistant.cli import app
-from cto_assistant.demo.run import DemoRun
+from cto_assistant.demo.run import DemoRun, prepare_demo
 from cto_assistant.settings import Settings
 from cto_assistant.store.models import Alert
 from cto_assistant.watch.evaluate import run_watch
-from tests.support.demo_world import DemoTemplate, copy_demo
 
 STORYLINE = {
     "cost_anomaly",  # S3 in us-east-1, ~$8k over expected (the EC2 ones are < $1,000)
@@ -28,11 +28,9 @@ STORYLINE = {
 
 
 @pytest.fixture(scope="module")
-def demo(
-    tmp_path_factory: pytest.TempPathFactory, demo_template: DemoTemplate
-) -> Iterator[DemoRun]:
-    """A copy of the synced demo: its alerts are the ones the sync's post-sync hook opened."""
-    run = copy_demo(demo_template, Settings(data_dir=tmp_path_factory.mktemp("demo")))
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    data_dir = tmp_path_factory.mktemp("demo")
+    run = prepare_demo(Settings(data_dir=data_dir), seed=7, today=date(2025, 6, 18), scale="small")
     yield run
     run.stop()
 
