@@ -18,7 +18,7 @@ tool and turns any `CTOError` into an `error` envelope: errors never cross the t
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -97,7 +97,6 @@ class ToolContext:
         import sqlalchemy as sa
 
         from cto_assistant.store.models import SOURCED_TABLES
-        from cto_assistant.sync.freshness import source_status
 
         names: set[str] = set()
         for table in tables:
@@ -110,10 +109,16 @@ class ToolContext:
                 if last is None:
                     break
                 names.add(last)
-        if not names:
+        return self.source_refs(names)
+
+    def source_refs(self, names: Iterable[str]) -> list[SourceRef]:
+        """Freshness of the named sources now (from the run log)."""
+        from cto_assistant.sync.freshness import source_status
+
+        if not (wanted := sorted(set(names))):
             return []
         statuses = source_status(
-            self.session, configured=sorted(names), now=self.now, only_configured=True
+            self.session, configured=wanted, now=self.now, only_configured=True
         )
         return [
             SourceRef(

@@ -361,6 +361,9 @@ def _full_payload(
         )
     started = time.perf_counter()
     result = call_tool_cached(widget.tool, ctx, arguments)
+    if result.refreshing:  # figures from before the sync, but the sources' health as of now
+        current = ctx.source_refs(source.source for source in result.sources)
+        result = result.model_copy(update={"sources": current})
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     payload = base | envelope(result, ctx) | {"elapsed_ms": elapsed_ms}
     kinds = configured_kinds(ctx)
