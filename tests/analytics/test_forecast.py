@@ -6,7 +6,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from cto_assistant.analytics.forecast import backtest, project_month
+from cto_assistant.analytics.forecast import (
+    backtest,
+    calibrated_half_width,
+    past_errors,
+    project_month,
+)
 
 
 def _series(start: date, end: date, value) -> list[tuple[date, float]]:
@@ -69,3 +74,56 @@ def test_backtest_reports_mape_at_days_7_14_21() -> None:
     june = [p for p in shaken.points if p.month == date(2025, 6, 1)]
     assert {p.cutoff_day for p in june} == {7, 14, 21}
     assert all(p.abs_pct_error > 0 for p in june if p.cutoff_day < 20)
+
+
+def test_conformal_half_width_is_the_rank_ceil_k_plus_1_times_confidence() -> None:
+    errors = [0.01, -0.02, 0.03, -0.04, 0.05]
+    # k = 5: rank ceil(6 x 0.8) = 5, the largest |error|
+    assert calibrated_half_width(errors, 1_000, 0.8) == pytest.approx(50)
+    assert calibrated_half_width(errors[:4], 1_000, 0.8) is None  # too few months to say
+    nine = [0.01 * i for i in range(1, 10)]  # rank ceil(10 x 0.8) = 8 -> 0.08
+    assert calibrated_half_width(nine, 2_000, 0.8) == pytest.approx(160)
+    assert calibrated_half_width([-e for e in nine], 2_000, 0.5) == pytest.approx(100)  # rank 5
+
+
+def _shocked(day: date) -> float:
+    """A weekly cycle whose level jumps on the 16th of every month, up or down by 4-8%."""
+    shock = (0.04 + 0.01 * (day.month % 5)) * (1 if day.month % 2 else -1)
+    return weekly(day) * (1 + shock if day.day >= 16 else 1)
+
+
+def test_month_level_surprises_widen_the_interval_to_past_errors() -> None:
+    history = _series(date(2025, 1, 1), date(2026, 3, 10), _shocked)
+    model = project_month(history, through=date(2026, 3, 10), calibration=())
+    served = project_month(history, through=date(2026, 3, 10))
+    errors = past_errors(dict(history), day_of_month=10, before=date(2026, 3, 1))
+    assert len(errors) == 12  # Feb 2025 .. Feb 2026 has 13 complete months; the last 12 count
+    assert max(abs(e) for e in errors) > 0.015  # a day-10 projection misses the mid-month jump
+    assert served.projected_total == pytest.approx(model.projected_total)
+    half = calibrated_half_width(errors, served.projected_total, served.confidence)
+    assert half is not None and half > model.upper - model.projected_total
+    assert served.interval_method == "calibrated" and served.calibration_months == 12
+    assert served.upper == pytest.approx(served.projected_total + half)
+    assert served.lower == pytest.approx(served.projected_total - half)
+
+
+def test_backtest_scores_the_interval_as_it_was_served_then() -> None:
+    history = _series(date(2025, 1, 1), date(2026, 3, 31), _shocked)
+    result = backtest(history)
+    for point in result.points[-4:]:
+        through = point.month.replace(day=point.cutoff_day)
+        then = project_month([(d, a) for d, a in history if d <= through], through=through)
+        assert (point.lower, point.upper) == (
+            pytest.approx(then.lower),
+            pytest.approx(then.upper),
+        )
+    calibrated = [p for p in result.points if p.month >= date(2025, 8, 1)]
+    model_hits = sum(
+        (lambda m: m.lower <= p.actual <= m.upper)(
+            project_month(history, through=p.month.replace(day=p.cutoff_day), calibration=())
+        )
+        for p in calibrated
+    )
+    served_hits = sum(p.within_interval for p in calibrated)
+    assert served_hits > model_hits
+    assert served_hits / len(calibrated) >= 0.8

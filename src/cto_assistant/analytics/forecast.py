@@ -8,10 +8,18 @@ The model, in words (docs/metrics/operations.md has the definitions):
 - level = mean deseasonalised spend of the last 7 days (centred 3 days before the cutoff);
 - trend = least-squares slope of deseasonalised spend over the last 28 days;
 - forecast for day h after the cutoff = (level + trend x (h + 3)) x weekday factor;
-- interval (80% by default) from the residual spread around the trend line: daily noise, the
-  level's uncertainty and the slope's standard error, added in quadrature.
+- model interval (80% by default) from the residual spread around the trend line: daily noise,
+  the level's uncertainty and the slope's standard error, added in quadrature;
+- calibrated interval: daily residuals understate month-level surprises (a level shift lasts for
+  days), so when the history holds at least `MIN_CALIBRATION` earlier months, the projection made
+  on the same day of each of the last `CALIBRATION_MONTHS` months is replayed and its relative
+  error against the real total kept; the half-width is then at least the split-conformal
+  quantile of those errors (the ceil((k + 1) x confidence)-th smallest of k) times the
+  projection. The interval is the wider of the two, and says which one it is.
 `backtest` replays the projection at day 7, 14 and 21 of every complete month in the history
-and reports the mean absolute percentage error against what the month really cost.
+and reports the mean absolute percentage error against what the month really cost, and how
+often the real total fell inside the interval as it would have been served then (calibrated on
+the months before it only).
 """
 
 from __future__ import annotations
@@ -28,6 +36,9 @@ SEASON_WEEKS = 8
 TREND_DAYS = 28
 LEVEL_DAYS = 7
 Z_80 = 1.2816
+CALIBRATION_MONTHS = 12
+MIN_CALIBRATION = 5
+MIN_HISTORY_DAYS = 28  # a month is replayed only with this much history before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,8 @@ class Projection:
     budget: float | None = None
     vs_budget: float | None = None  # projected - budget
     over_budget: bool | None = None
+    interval_method: str = "model"  # or "calibrated": widened to past months' errors
+    calibration_months: int = 0  # earlier months whose errors were weighed
 
 
 def project_month(
@@ -64,8 +77,14 @@ def project_month(
     last_month_total: float | None = None,
     budget: float | None = None,
     z: float = Z_80,
+    calibration: Sequence[float] | None = None,
 ) -> Projection:
-    """Project the total of `through`'s month from daily totals up to `through` (inclusive)."""
+    """Project the total of `through`'s month from daily totals up to `through` (inclusive).
+
+    The interval is widened to the relative errors the same projection made on the same day of
+    earlier months (see the module docstring): `calibration` gives them, None replays them from
+    `history` (which then needs those months), an empty list keeps the model's interval.
+    """
     by_day = dict(history.items()) if isinstance(history, Mapping) else dict(history)
     by_day = {day: amount for day, amount in by_day.items() if day <= through}
     first = min(by_day, default=through)
@@ -100,6 +119,14 @@ def project_month(
     level_var = (residual_sd * factor_sum) ** 2 / max(len(level_span), 1)
     half = z * math.sqrt(noise_var + level_var + (slope_se * trend_weight) ** 2)
     projected = mtd + forecast
+    errors = (
+        past_errors(by_day, day_of_month=through.day, before=start)
+        if calibration is None
+        else list(calibration)
+    )
+    widened = calibrated_half_width(errors, projected, _confidence(z))
+    method = "calibrated" if widened is not None and widened > half else "model"
+    half = max(half, widened or 0.0)
     return Projection(
         month_start=start,
         through=through,
@@ -124,7 +151,66 @@ def project_month(
         budget=budget,
         vs_budget=projected - budget if budget is not None else None,
         over_budget=projected > budget if budget is not None else None,
+        interval_method=method,
+        calibration_months=len(errors),
     )
+
+
+def calibrated_half_width(
+    errors: Sequence[float], projected: float, confidence: float
+) -> float | None:
+    """Split-conformal half-width from past relative errors; None below `MIN_CALIBRATION`.
+
+    The ceil((k + 1) x confidence)-th smallest absolute error of k (the largest when that rank
+    passes k) covers a new month with at least `confidence` if months are exchangeable.
+    """
+    if len(errors) < MIN_CALIBRATION:
+        return None
+    ranked = sorted(abs(e) for e in errors)
+    rank = min(math.ceil((len(ranked) + 1) * confidence), len(ranked))
+    return ranked[rank - 1] * abs(projected)
+
+
+def _complete_months(by_day: Mapping[date, float], before: date) -> list[tuple[date, float]]:
+    """(month start, real total) of each complete month before `before` with enough history."""
+    if not by_day:
+        return []
+    first, last = min(by_day), max(by_day)
+    months: list[tuple[date, float]] = []
+    month = month_start(first)
+    while month < before and next_month_start(month) - timedelta(days=1) <= last:
+        if (month - first).days >= MIN_HISTORY_DAYS:
+            days = days_in_month(month)
+            total = sum(by_day.get(month + timedelta(days=i), 0.0) for i in range(days))
+            if total > 0:
+                months.append((month, total))
+        month = next_month_start(month)
+    return months
+
+
+def _replay(by_day: Mapping[date, float], month: date, day_of_month: int) -> float | None:
+    """The uncalibrated projection made on `day_of_month` of `month`; None on its last day."""
+    through = month.replace(day=min(day_of_month, days_in_month(month)))
+    if through >= next_month_start(month) - timedelta(days=1):
+        return None
+    return project_month(by_day, through=through, calibration=()).projected_total
+
+
+def past_errors(
+    by_day: Mapping[date, float],
+    *,
+    day_of_month: int,
+    before: date,
+    months: int = CALIBRATION_MONTHS,
+) -> list[float]:
+    """Relative errors (real / projected - 1) of the projections made on `day_of_month` of the
+    last `months` complete months before `before`."""
+    errors: list[float] = []
+    for month, actual in _complete_months(by_day, before)[-months:]:
+        projected = _replay(by_day, month, day_of_month)
+        if projected:
+            errors.append(actual / projected - 1)
+    return errors
 
 
 def _span(through: date, length: int) -> list[date]:
@@ -189,6 +275,8 @@ class BacktestPoint:
     projected: float
     actual: float
     abs_pct_error: float
+    lower: float  # the interval as it would have been served that day
+    upper: float
     within_interval: bool
 
 
@@ -206,44 +294,42 @@ def backtest(
     history: Sequence[tuple[date, float]] | Mapping[date, float],
     *,
     cutoffs: Sequence[int] = (7, 14, 21),
-    min_history_days: int = 28,
 ) -> Backtest:
-    """Replay `project_month` at each cutoff day of every complete month of `history`."""
+    """Replay `project_month` at each cutoff day of every complete month of `history`.
+
+    A point's interval is the one `project_month` would have served that day: calibrated on the
+    errors of the (up to `CALIBRATION_MONTHS`) months before it at the same day, never later ones.
+    """
     by_day = dict(history.items()) if isinstance(history, Mapping) else dict(history)
-    if not by_day:
-        return Backtest({cutoff: None for cutoff in cutoffs}, 0, [], None)
-    first, last = min(by_day), max(by_day)
     points: list[BacktestPoint] = []
-    month = month_start(first)
-    months = 0
-    while next_month_start(month) - timedelta(days=1) <= last:
-        month_end_day = next_month_start(month) - timedelta(days=1)
-        if (month - first).days >= min_history_days:
-            actual = sum(
-                by_day.get(month + timedelta(days=i), 0.0) for i in range(days_in_month(month))
+    errors: dict[int, list[float]] = {cutoff: [] for cutoff in cutoffs}
+    for month, actual in _complete_months(by_day, date.max):
+        for cutoff in cutoffs:
+            through = month.replace(day=min(cutoff, days_in_month(month)))
+            if through >= next_month_start(month) - timedelta(days=1):
+                continue
+            projection = project_month(
+                by_day, through=through, calibration=errors[cutoff][-CALIBRATION_MONTHS:]
             )
-            counted = False
-            for cutoff in cutoffs:
-                through = month.replace(day=min(cutoff, days_in_month(month)))
-                if through >= month_end_day or actual <= 0:
-                    continue
-                projection = project_month(by_day, through=through)
-                points.append(
-                    BacktestPoint(
-                        month=month,
-                        cutoff_day=cutoff,
-                        projected=projection.projected_total,
-                        actual=actual,
-                        abs_pct_error=abs(projection.projected_total - actual) / actual,
-                        within_interval=projection.lower <= actual <= projection.upper,
-                    )
+            projected = projection.projected_total
+            points.append(
+                BacktestPoint(
+                    month=month,
+                    cutoff_day=cutoff,
+                    projected=projected,
+                    actual=actual,
+                    abs_pct_error=abs(projected - actual) / actual,
+                    lower=projection.lower,
+                    upper=projection.upper,
+                    within_interval=projection.lower <= actual <= projection.upper,
                 )
-                counted = True
-            months += counted
-        month = next_month_start(month)
+            )
+            if projected:
+                errors[cutoff].append(actual / projected - 1)
     mape: dict[int, float | None] = {}
     for cutoff in cutoffs:
-        errors = [p.abs_pct_error for p in points if p.cutoff_day == cutoff]
-        mape[cutoff] = sum(errors) / len(errors) if errors else None
+        found = [p.abs_pct_error for p in points if p.cutoff_day == cutoff]
+        mape[cutoff] = sum(found) / len(found) if found else None
     coverage = sum(p.within_interval for p in points) / len(points) if points else None
+    months = len({p.month for p in points})
     return Backtest(mape_by_cutoff=mape, months=months, points=points, coverage=coverage)

@@ -506,7 +506,7 @@ def cost_forecast(
 ) -> ToolResult:
     """Month-end cloud spend projection with an interval, vs last month and the budget, and its backtest error."""
     filters = q.CostFilter(provider=provider, team=_team_key(ctx, team))
-    found = _projection(ctx, filters, cost_type, history_days=800 if backtest else 70)
+    found = _projection(ctx, filters, cost_type, history_days=800 if backtest else 460)
     if found is None:
         return _no_costs(ctx)
     projection, history, budget = found
@@ -526,6 +526,16 @@ def cost_forecast(
             f"{money(abs(projection.vs_budget))} {side} the {money(projection.budget)} budget"
         )
     summary = ", ".join(parts) + "."
+    if tested is not None and tested.coverage is not None:
+        errors = ", ".join(
+            f"{error * 100:.1f}% at day {day}"
+            for day, error in tested.mape_by_cutoff.items()
+            if error is not None
+        )
+        summary += (
+            f" Backtest over {tested.months} months: mean error {errors}; the real total fell"
+            f" inside the interval {tested.coverage * 100:.0f}% of the time."
+        )
     this_month = [(d, a) for d, a in history if d >= projection.month_start]
     last_start = previous_month_start(projection.through)
     last_month = [(d, a) for d, a in history if last_start <= d < projection.month_start]
