@@ -7,11 +7,13 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from cto_assistant import accounts
 from cto_assistant.settings import load_settings
 from cto_assistant.store.db import Store
+from cto_assistant.store.models import ToolAnswer
 from cto_assistant.web.app import create_app
 
 PASSWORD = "bench password 1234"  # noqa: S105
@@ -31,3 +33,14 @@ def bench_app(
     with store.session() as session:
         accounts.create_user(session=session, username=username, password=PASSWORD, role=role)
     return create_app(settings, store=store), username
+
+
+def forget_answers(app: FastAPI, store: Store, *, shared: bool) -> None:
+    """Empty the app's tool cache: a web process that just started (`shared=False`: the answers
+    other processes shared stay in the store), or nothing computed anywhere yet (`shared=True`)."""
+    cache = app.state.tool_cache
+    cache.wait_shared(300)  # no write still in flight lands after the delete
+    if shared:
+        with store.session() as session:
+            session.execute(sa.delete(ToolAnswer))
+    cache.clear()

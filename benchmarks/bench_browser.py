@@ -5,8 +5,9 @@ Each run opens a fresh browser context (empty HTTP cache, so the first load's fu
 transferred), signed in, goes to `/`, and waits until the page marks itself ready (every widget
 rendered: `[data-dashboard][data-ready=true]`). Measured per run: milliseconds from the
 navigation's start to ready (the page's own `performance.now()`), and the bytes transferred
-(headers and bodies of every finished request, as Chromium reports them, once the page settled). Two server states: the warmer
-has run (what users meet) and the tool cache emptied before the load (the worst case).
+(headers and bodies of every finished request, as Chromium reports them, once the page settled). Three server states: the warmer
+has run (what users meet); a web process that just started (empty memory, the answers another
+process shared in the store); nothing computed anywhere yet (the worst case).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench_app import PASSWORD, bench_app
+from bench_app import PASSWORD, bench_app, forget_answers
 
 from cto_assistant.demo.simulators.common import served
 from cto_assistant.store.db import Store
@@ -41,7 +42,11 @@ def bench_browser(store: Store, now: Any, *, runs: int = 5) -> dict[str, Any]:
         )
         try:
             state = signed_in_state(browser, server.base_url, username)
-            for case, before in (("warm", None), ("cold", app.state.tool_cache.clear)):
+            for case, before in (
+                ("warm", None),
+                ("restarted", lambda: forget_answers(app, store, shared=False)),
+                ("cold", lambda: forget_answers(app, store, shared=True)),
+            ):
                 samples = [load_once(browser, server.base_url, state, before) for _ in range(runs)]
                 found[case] = summarize(samples)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
@@ -164,10 +165,9 @@ def test_a_stale_answer_is_never_older_than_the_max_age(sqlite_store: Store) -> 
     assert not late.refreshing and late.data["report"]["total"] == 15.0
 
 
-def test_an_answer_computed_for_a_stale_ok_asker_reads_no_stale_answers(
-    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A summary-like tool computed after a sync must not be built from the old version."""
+@pytest.fixture
+def summing_tool() -> Iterator[str]:
+    """A `t_total` tool that reads another cached tool, as the executive summary does."""
     from cto_assistant.tools.base import ok, tool
     from cto_assistant.tools.summary import call_tool_cached
 
@@ -179,21 +179,24 @@ def test_an_answer_computed_for_a_stale_ok_asker_reads_no_stale_answers(
         return ok({"total": inner.data["report"]["total"]}, summary="total")
 
     tool(domain="summary")(t_total)
-    try:
-        cache = ToolCache()
-        add_cost_and_sync(sqlite_store, 1, 10.0)
-        spend(sqlite_store, cache)  # cloud_spend cached at the old version
-        add_cost_and_sync(sqlite_store, 2, 5.0)
-        with sqlite_store.session() as session:
-            ctx = ToolContext(
-                session=session, settings=SETTINGS, now=NOW, cache=cache, stale_ok=True
-            )
-            result = call_tool("t_total", ctx, {})
-        assert not result.refreshing and result.data == {"total": 15.0}
-        assert spend(sqlite_store, cache) == 15.0
-    finally:
-        REGISTRY.clear()
-        REGISTRY.update(saved)
+    yield "t_total"
+    REGISTRY.clear()
+    REGISTRY.update(saved)
+
+
+def test_an_answer_computed_for_a_stale_ok_asker_reads_no_stale_answers(
+    sqlite_store: Store, summing_tool: str
+) -> None:
+    """A summary-like tool computed after a sync must not be built from the old version."""
+    cache = ToolCache()
+    add_cost_and_sync(sqlite_store, 1, 10.0)
+    spend(sqlite_store, cache)  # cloud_spend cached at the old version
+    add_cost_and_sync(sqlite_store, 2, 5.0)
+    with sqlite_store.session() as session:
+        ctx = ToolContext(session=session, settings=SETTINGS, now=NOW, cache=cache, stale_ok=True)
+        result = call_tool(summing_tool, ctx, {})
+    assert not result.refreshing and result.data == {"total": 15.0}
+    assert spend(sqlite_store, cache) == 15.0
 
 
 def test_a_stale_answer_cannot_be_stored(sqlite_store: Store) -> None:
@@ -205,3 +208,145 @@ def test_a_stale_answer_cannot_be_stored(sqlite_store: Store) -> None:
     cache.wait_revalidated(30)
     with pytest.raises(ValueError, match="stale"):
         cache.put(next(iter(cache._entries)), stale, NOW)
+
+
+# ------------------------------------------------------------------ answers shared by processes
+
+
+def other_process(store: Store) -> Store:
+    """Another process's view of `store`: its own engine and connections on the same database."""
+    from cto_assistant.store import open_store
+
+    return open_store(str(store.engine.url.render_as_string(hide_password=False)))
+
+
+def shared_spend(
+    store: Store, cache: ToolCache, now: datetime = NOW, *, stale_ok: bool = False
+) -> ToolResult:
+    with store.session() as session:
+        ctx = ToolContext(
+            session=session, settings=SETTINGS, now=now, cache=cache, stale_ok=stale_ok,
+            shared=True,
+        )  # fmt: skip
+        return call_tool("cloud_spend", ctx, {"start": "2026-03-01", "end": "2026-03-17"})
+
+
+def shared_rows(store: Store) -> list[tuple[str, int]]:
+    import sqlalchemy as sa
+
+    from cto_assistant.store.models import ToolAnswer
+
+    with store.session() as session:
+        return [tuple(row) for row in session.execute(
+            sa.select(ToolAnswer.tool, ToolAnswer.data_version).order_by(ToolAnswer.tool)
+        )]  # fmt: skip
+
+
+def test_a_process_with_an_empty_cache_serves_the_answer_another_process_shared(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_cost_and_sync(any_store, 1, 10.0)
+    first = ToolCache()
+    computed = shared_spend(any_store, first)
+    assert first.wait_shared(30)
+    assert shared_rows(any_store) == [("cloud_spend", 1)]
+
+    started = other_process(any_store)
+    try:
+        fresh_cache = ToolCache()
+        spec = REGISTRY["cloud_spend"]
+        monkeypatch.setitem(
+            REGISTRY, "cloud_spend", dataclasses.replace(spec, function=_must_not_run)
+        )
+        recalled = shared_spend(started, fresh_cache)
+        assert fresh_cache.recalled == 1 and fresh_cache.hits == 1
+        assert recalled.payload() == computed.payload()
+        again = shared_spend(started, fresh_cache)  # now from its own memory: no second read
+        assert fresh_cache.recalled == 1 and again.payload() == computed.payload()
+    finally:
+        started.dispose()
+
+
+def _must_not_run(ctx: ToolContext, **_: object) -> ToolResult:
+    raise AssertionError("computed although another process had shared the answer")
+
+
+def test_after_a_sync_a_started_process_shows_the_shared_previous_answer_as_updating(
+    any_store: Store,
+) -> None:
+    add_cost_and_sync(any_store, 1, 10.0)
+    first = ToolCache()
+    shared_spend(any_store, first)
+    assert first.wait_shared(30)
+    add_cost_and_sync(any_store, 2, 5.0)
+
+    started = other_process(any_store)
+    try:
+        cache = ToolCache()
+        stale = shared_spend(started, cache, stale_ok=True)
+        assert stale.refreshing and stale.data["report"]["total"] == 10.0
+        assert cache.wait_revalidated(30) and cache.wait_shared(30)
+        assert shared_spend(started, cache, stale_ok=True).data["report"]["total"] == 15.0
+        # the new version was shared too: the first process's next ask reads it, not computes it
+        assert shared_rows(any_store) == [("cloud_spend", 2)]
+        assert shared_spend(any_store, first).data["report"]["total"] == 15.0
+        assert first.recalled == 1
+        # a caller that cannot show "updating" never gets the old version from the store
+        late = ToolCache()
+        add_cost_and_sync(any_store, 3, 1.0)
+        assert shared_spend(started, late).data["report"]["total"] == 16.0
+    finally:
+        started.dispose()
+
+
+def test_an_older_version_never_overwrites_a_newer_shared_answer(sqlite_store: Store) -> None:
+    add_cost_and_sync(sqlite_store, 1, 10.0)
+    old_cache = ToolCache()
+    shared_spend(sqlite_store, old_cache)
+    old_key = next(iter(old_cache._entries))
+    add_cost_and_sync(sqlite_store, 2, 5.0)
+    new_cache = ToolCache()
+    shared_spend(sqlite_store, new_cache)
+    assert new_cache.wait_shared(30) and old_cache.wait_shared(30)
+    import sqlalchemy as sa
+
+    from cto_assistant.store.models import ToolAnswer
+
+    with sqlite_store.session() as session:
+        stored_key = session.scalar(sa.select(ToolAnswer.call_hash))
+    assert stored_key is not None
+    old_cache._shared.discard(old_key)
+    old_cache.share(sqlite_store.engine, stored_key, old_key)  # a late writer of the old one
+    assert old_cache.wait_shared(30)
+    assert shared_rows(sqlite_store) == [("cloud_spend", 2)]
+
+
+def test_shared_answers_respect_the_max_age_and_survive_a_bad_row(sqlite_store: Store) -> None:
+    import sqlalchemy as sa
+
+    from cto_assistant.store.models import ToolAnswer
+
+    add_cost_and_sync(sqlite_store, 1, 10.0)
+    first = ToolCache(max_age_seconds=60)
+    shared_spend(sqlite_store, first)
+    assert first.wait_shared(30)
+    late = ToolCache(max_age_seconds=60)
+    assert shared_spend(sqlite_store, late, NOW + timedelta(seconds=61)).data is not None
+    assert late.recalled == 0  # too old to serve: computed
+    with sqlite_store.session() as session:
+        session.execute(sa.update(ToolAnswer).values(result='{"not": "an answer"}'))
+    unreadable = ToolCache()
+    assert shared_spend(sqlite_store, unreadable).data["report"]["total"] == 10.0
+    assert unreadable.recalled == 0
+
+
+def test_only_the_widget_call_is_shared_not_the_calls_nested_in_it(
+    sqlite_store: Store, summing_tool: str
+) -> None:
+    add_cost_and_sync(sqlite_store, 1, 10.0)
+    cache = ToolCache()
+    with sqlite_store.session() as session:
+        ctx = ToolContext(session=session, settings=SETTINGS, now=NOW, cache=cache, shared=True)
+        assert call_tool(summing_tool, ctx, {}).data == {"total": 10.0}
+    assert cache.wait_shared(30)
+    assert shared_rows(sqlite_store) == [("t_total", 1)]

@@ -256,6 +256,13 @@ def test_demo_projection_is_over_budget(demo_ctx: ToolContext) -> None:
     assert projection["lower"] <= projection["projected_total"] <= projection["upper"]
     assert set(result.data["backtest"]["mape_by_cutoff_day"]) == {7, 14, 21}
     assert "over the" in result.summary
+    # A year of history: the interval is weighed against the same day of the complete months
+    # before (11 here), and the dashboard's call without a backtest serves the chat's interval.
+    assert projection["calibration_months"] >= 5
+    coverage = result.data["backtest"]["interval_coverage"]
+    assert f"inside the interval {coverage * 100:.0f}% of the time" in result.summary
+    quick = call_tool("cost_forecast", demo_ctx, {"backtest": False}).data["projection"]
+    assert (quick["lower"], quick["upper"]) == (projection["lower"], projection["upper"])
 
 
 def test_demo_payments_api_is_the_burning_slo(demo_ctx: ToolContext) -> None:
@@ -297,3 +304,31 @@ def test_demo_every_tool_answers_and_the_summary_is_degraded(demo_ctx: ToolConte
     assert summary["status"] == "degraded"
     assert summary["spend"]["over_budget"] is True
     assert next(s["service"] for s in summary["slos_at_risk"]) == "payments-api"
+
+
+def test_every_default_widget_read_back_from_the_store_equals_the_computed_one(
+    demo: tuple[Store, Any],
+) -> None:
+    """A process that just started shows the very dashboard another process computed."""
+    from cto_assistant.tools.cache import ToolCache
+    from cto_assistant.web.warm import compute_widgets
+    from cto_assistant.web.widgets import DEFAULT_LAYOUT, WIDGETS
+
+    store, world = demo
+    settings = Settings(demo=True)
+    placed = [(name, {}) for name in DEFAULT_LAYOUT]
+    computing = ToolCache()
+    computed = compute_widgets(store, settings, computing, placed, now=world.now, compact=True)
+    assert computing.wait_shared(60)
+    started = ToolCache()
+    recalled = compute_widgets(store, settings, started, placed, now=world.now, compact=True)
+    shareable = [n for n in DEFAULT_LAYOUT if ToolCache.cacheable(REGISTRY[WIDGETS[n].tool])]
+    assert len(shareable) >= 8  # freshness reads the run log live
+    assert started.recalled == len(shareable) and computing.recalled == 0
+
+    def shown(widgets: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: {k: v for k, v in w.items() if k != "elapsed_ms"} for name, w in widgets.items()
+        }
+
+    assert shown(recalled) == shown(computed)

@@ -480,6 +480,22 @@ class StoreState(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class ToolAnswer(Base):
+    """The newest answer of one dashboard tool call, shared by every process on this store.
+
+    Keyed on a hash of (tool, arguments, settings, security): a web process that starts, or one
+    that did not compute an answer, reads it here instead of computing it (tools/cache.py).
+    """
+
+    __tablename__ = "tool_answer"
+    call_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64))
+    data_version: Mapped[int] = mapped_column(Integer)
+    computed_for: Mapped[datetime] = mapped_column(UTCDateTime())  # the answer's `now`
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    result: Mapped[str] = mapped_column(Text)  # the ToolResult as JSON
+
+
 class Budget(Sourced, Base):
     __tablename__ = "budget"
     name: Mapped[str] = mapped_column(String(255))

@@ -91,6 +91,8 @@ class ToolContext:
     cache: ToolCache | None = None
     stale_ok: bool = False
     """Right after a sync, take the previous answer (marked `refreshing`) over waiting."""
+    shared: bool = False
+    """A widget's call: its answer is shared with every process on the store (tools/cache.py)."""
 
     def sources_for(self, *tables: str) -> list[SourceRef]:
         """Freshness of the sources that fed rows into `tables` (from the run log)."""
@@ -246,37 +248,54 @@ def call_tool(
     if cache is None:
         return _run_tool(spec, ctx, values)
     key = cache.key(spec, ctx, values)
+    shared = cache.shared_key(spec, ctx, values) if ctx.shared else None
+    if shared is not None:
+        cache.recall(key, shared, ctx)
     hit = cache.get(key, ctx.now)
     if hit is not None:
+        if shared is not None:  # a nested call may have computed it without sharing it
+            cache.share(ctx.session.get_bind().engine, shared, key)
         return hit
-    fresh = replace(ctx, stale_ok=False)  # what is computed and stored reads nothing stale
+    # What is computed and stored reads nothing stale, and its nested calls are not shared.
+    fresh = replace(ctx, stale_ok=False, shared=False)
     if ctx.stale_ok and (stale := cache.stale(key, ctx.now)) is not None:
-        cache.revalidate(key, lambda: _revalidate(spec, fresh, values, key, cache))
+        cache.revalidate(key, lambda: _revalidate(spec, fresh, values, key, cache, shared))
         return stale
-    return _compute(spec, fresh, values, key, cache)
+    return _compute(spec, fresh, values, key, cache, shared)
 
 
 def _compute(
-    spec: ToolSpec, ctx: ToolContext, values: dict[str, Any], key: CacheKey, cache: ToolCache
+    spec: ToolSpec,
+    ctx: ToolContext,
+    values: dict[str, Any],
+    key: CacheKey,
+    cache: ToolCache,
+    shared: str | None,
 ) -> ToolResult:
     """Compute and store one answer, once however many ask for it at the same time."""
     with cache.computing(key):
-        hit = cache.get(key, ctx.now)  # computed by another asker while we waited
-        if hit is not None:
-            return hit
-        result = _run_tool(spec, ctx, values)
-        if result.status is not ToolStatus.ERROR:
-            cache.put(key, result, ctx.now)
+        result = cache.get(key, ctx.now)  # computed by another asker while we waited
+        if result is None:
+            result = _run_tool(spec, ctx, values)
+            if result.status is not ToolStatus.ERROR:
+                cache.put(key, result, ctx.now)
+        if shared is not None:  # (an error was not kept, so it is not shared either)
+            cache.share(ctx.session.get_bind().engine, shared, key)
     return result
 
 
 def _revalidate(
-    spec: ToolSpec, ctx: ToolContext, values: dict[str, Any], key: CacheKey, cache: ToolCache
+    spec: ToolSpec,
+    ctx: ToolContext,
+    values: dict[str, Any],
+    key: CacheKey,
+    cache: ToolCache,
+    shared: str | None,
 ) -> None:
     """`_compute` on a session and per-call memo of its own (the asker's end with its request)."""
     extras = {name: value for name, value in ctx.extras.items() if name != MEMO}
     with Session(bind=ctx.session.get_bind(), expire_on_commit=False) as session, session.begin():
-        _compute(spec, replace(ctx, session=session, extras=extras), values, key, cache)
+        _compute(spec, replace(ctx, session=session, extras=extras), values, key, cache, shared)
 
 
 def _run_tool(spec: ToolSpec, ctx: ToolContext, values: dict[str, Any]) -> ToolResult:

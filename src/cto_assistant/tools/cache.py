@@ -22,6 +22,14 @@ marked `refreshing`, while `revalidate` computes the new one once in the backgro
 warmer usually already is). An answer is never served stale beyond `max_age`, and a stale
 answer is never stored as the new version's.
 
+Dashboard answers are also shared through the store (`ToolContext.shared`, table
+`tool_answer`): the newest answer of each widget call is written there in the background, and a
+process that has none in memory (it just started, or another process computed it) reads it
+instead of computing it, under the same rules: the same data version and `max_age` for a hit,
+an earlier version only for a stale-ok caller. A restarted web process, or the fifth of five,
+serves the dashboard without computing it. Only top-level widget calls are shared (a tool's
+nested calls are not): a shared answer comes back as JSON, the form a widget sends anyway.
+
 Contexts opt in (`ToolContext.cache`): the web API and the assistant do, tests and one-off
 scripts see every write immediately. Tools that write, or read state that is not synced
 (alerts, documents, the web, the run log itself), are never cached.
@@ -29,6 +37,7 @@ scripts see every write immediately. Tools that write, or read state that is not
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -36,10 +45,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
 from cto_assistant.logging import get_logger
+from cto_assistant.store.models import ToolAnswer
 from cto_assistant.store.rollup import data_version
 
 if TYPE_CHECKING:
@@ -49,6 +63,8 @@ log = get_logger("tools.cache")
 UNCACHED_DOMAINS = frozenset({"actions", "research"})
 UNCACHED_TOOLS = frozenset({"alerts", "data_freshness", "data_health"})
 REVALIDATE_THREADS = 2
+SHARED_KEEP = timedelta(days=7)  # shared answers not rewritten for this long are deleted
+PRUNE_EVERY = 64  # writes
 
 
 class CacheKey(NamedTuple):
@@ -73,6 +89,11 @@ class ToolCache:
         self._computing: dict[Hashable, tuple[threading.Lock, int]] = {}
         self._revalidating: set[CacheKey] = set()
         self._pool: ThreadPoolExecutor | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._shared: set[CacheKey] = set()  # keys whose answer was written to the store
+        self._writes = 0
+        self._pending_writes = 0
+        self.recalled = 0  # answers read from the store instead of computed
 
     @staticmethod
     def cacheable(spec: ToolSpec) -> bool:
@@ -93,6 +114,102 @@ class ToolCache:
             json.dumps(ctx.extras.get("security"), sort_keys=True, default=str),
         )
         return CacheKey(call, data_version(ctx.session))
+
+    @staticmethod
+    def shared_key(spec: ToolSpec, ctx: ToolContext, arguments: Mapping[str, Any]) -> str:
+        """The call's key in `tool_answer`: the same for every process on the store."""
+        text = json.dumps(
+            [
+                spec.name,
+                arguments,
+                ctx.settings.model_dump_json(),  # SecretStr fields dump masked
+                ctx.extras.get("security"),
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def recall(self, key: CacheKey, shared_key: str, ctx: ToolContext) -> None:
+        """Load the call's shared answer when it is newer than the one held here.
+
+        Two primary-key lookups at most; the answer is parsed only when it will be used.
+        """
+        from cto_assistant.tools.base import ToolResult
+
+        with self._lock:
+            newest = self._newest.get(key.call)
+        if newest is not None and newest.version >= key.version:
+            return
+        found = ctx.session.execute(
+            sa.select(ToolAnswer.data_version, ToolAnswer.computed_for).where(
+                ToolAnswer.call_hash == shared_key
+            )
+        ).first()
+        if found is None or (newest is not None and found.data_version <= newest.version):
+            return
+        if not timedelta(0) <= ctx.now - found.computed_for <= self.max_age:
+            return
+        text = ctx.session.scalar(
+            sa.select(ToolAnswer.result).where(
+                ToolAnswer.call_hash == shared_key,
+                ToolAnswer.data_version == found.data_version,
+            )
+        )
+        if text is None:  # rewritten between the two reads: the next asker sees the new one
+            return
+        try:
+            result = ToolResult.model_validate_json(text)
+        except ValueError as exc:  # written by another release: compute it instead
+            log.warning("shared answer unreadable", key=shared_key[:12], error=str(exc)[:200])
+            return
+        recalled = CacheKey(key.call, found.data_version)
+        self.put(recalled, result, found.computed_for)
+        with self._lock:
+            self._shared.add(recalled)  # it is in the store already
+            self.recalled += 1
+
+    def share(self, engine: Engine, shared_key: str, key: CacheKey) -> None:
+        """Write the answer held for `key` to `tool_answer` in the background, once per key.
+
+        Best effort, and the newest data version wins. Called on every shared ask, whether it
+        computed the answer or found it here (a nested call may have computed it unshared).
+        """
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or key in self._shared:
+                return
+            self._shared.add(key)
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="share-answers")
+            self._writes += 1
+            self._pending_writes += 1
+            prune = self._writes % PRUNE_EVERY == 1
+            writer = self._writer
+        now, result = found
+
+        def write() -> None:
+            try:
+                _write_answer(engine, shared_key, key.version, result, now, prune=prune)
+            except Exception as exc:  # e.g. the store is busy with a sync: others compute it
+                log.warning("shared answer not written", tool=result.tool, error=str(exc)[:200])
+                with self._lock:
+                    self._shared.discard(key)  # the next ask tries again
+            finally:
+                with self._lock:
+                    self._pending_writes -= 1
+
+        writer.submit(write)
+
+    def wait_shared(self, timeout: float = 60.0) -> bool:
+        """Block until every queued shared-answer write is done (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._pending_writes:
+                    return True
+            time.sleep(0.02)
+        return False
 
     def get(self, key: CacheKey, now: datetime) -> ToolResult | None:
         """A copy of the result stored for a clock at most `max_age` before `now`, or None."""
@@ -187,11 +304,13 @@ class ToolCache:
         with self._lock:
             self._entries[key] = (now, result.model_copy())
             self._entries.move_to_end(key)
+            self._shared.discard(key)  # a newer `now`: the store's copy is older
             newest = self._newest.get(key.call)
             if newest is None or newest.version <= key.version:
                 self._newest[key.call] = key
             while len(self._entries) > self.max_entries:
                 gone, _ = self._entries.popitem(last=False)
+                self._shared.discard(gone)
                 if self._newest.get(gone.call) == gone:
                     del self._newest[gone.call]
 
@@ -210,10 +329,51 @@ class ToolCache:
         with self._lock:
             self._entries.clear()
             self._newest.clear()
-            self.hits = self.misses = self.stale_served = 0
+            self._shared.clear()
+            self.hits = self.misses = self.stale_served = self.recalled = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _write_answer(
+    engine: Engine,
+    shared_key: str,
+    version: int,
+    result: ToolResult,
+    now: datetime,
+    *,
+    prune: bool,
+) -> None:
+    """Upsert one shared answer unless a newer data version's is already there."""
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    stored_at = datetime.now(UTC)
+    statement = insert(ToolAnswer).values(
+        call_hash=shared_key,
+        tool=result.tool,
+        data_version=version,
+        computed_for=now,
+        stored_at=stored_at,
+        result=result.model_dump_json(),
+    )
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[ToolAnswer.call_hash],
+        set_={
+            "tool": excluded.tool,
+            "data_version": excluded.data_version,
+            "computed_for": excluded.computed_for,
+            "stored_at": excluded.stored_at,
+            "result": excluded.result,
+        },
+        where=ToolAnswer.data_version <= excluded.data_version,
+    )
+    with engine.begin() as connection:
+        connection.execute(statement)
+        if prune:
+            connection.execute(
+                sa.delete(ToolAnswer).where(ToolAnswer.stored_at < stored_at - SHARED_KEEP)
+            )
 
 
 SHARED = ToolCache()

@@ -74,6 +74,7 @@ def compute_widgets(
                 user=user,
                 cache=cache,
                 stale_ok=stale_ok,
+                shared=True,
             )
             return widget_payload(WIDGETS[widget_id], ctx, options, compact=compact)
 

@@ -170,7 +170,9 @@ def widget(
     if found is None:
         raise HTTPException(status_code=404, detail=f"no widget {widget_id!r}")
     options = {k: v for k, v in request.query_params.items() if k in found.filters}
-    return widget_payload(found, replace(ctx, stale_ok=True), options, compact=not full)
+    return widget_payload(
+        found, replace(ctx, stale_ok=True, shared=True), options, compact=not full
+    )
 
 
 @router.get("/widgets/{widget_id}/detail", summary="The detail behind one row of a widget")
