@@ -59,6 +59,7 @@ from cto_assistant.tools.catalog import load_tools  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 TARGET_MS = 300.0
+PAGE_BUDGET_MS = 200  # what the dashboard page asks for (web/static/js/dashboard.js BUDGET_MS)
 HEAVY_TOOLS: list[tuple[str, dict[str, Any]]] = [
     ("cloud_spend", {"start": "YEAR_START", "end": "YEAR_END", "group_by": "service"}),
     ("cloud_spend", {}),
@@ -109,6 +110,16 @@ def peak_allocation_mb(function: Callable[[], Any]) -> float:
         tracemalloc.stop()
 
 
+def summarize_ms(samples: list[float]) -> dict[str, float]:
+    """p50/p95/max of millisecond samples, rounded as the report prints them."""
+    return {
+        "p50_ms": round(statistics.median(samples), 1),
+        "p95_ms": round(percentile(samples, 0.95), 1),
+        "max_ms": round(max(samples), 1),
+        "runs": len(samples),
+    }
+
+
 def timed(
     function: Callable[[], Any], runs: int, *, before: Callable[[], Any] | None = None
 ) -> dict[str, float]:
@@ -123,12 +134,7 @@ def timed(
         started = time.perf_counter()
         function()
         samples.append((time.perf_counter() - started) * 1000)
-    return {
-        "p50_ms": round(statistics.median(samples), 1),
-        "p95_ms": round(percentile(samples, 0.95), 1),
-        "max_ms": round(max(samples), 1),
-        "runs": runs,
-    }
+    return summarize_ms(samples)
 
 
 @contextmanager
@@ -285,6 +291,27 @@ def bench_dashboard(store: Any, now: datetime, runs: int) -> dict[str, Any]:
             runs,
             before=lambda: forget_answers(app, store, shared=True),
         )
+        # As the page asks when nothing is computed: what it has within its budget, then each
+        # widget it still lacks on its own (the browser fetches those side by side).
+        first_paint: list[float] = []
+        complete: list[float] = []
+        pending: list[int] = []
+        for _ in range(max(3, runs // 3)):
+            forget_answers(app, store, shared=True)
+            started = time.perf_counter()
+            body = client.get(f"/api/dashboard?budget_ms={PAGE_BUDGET_MS}").json()
+            first_paint.append((time.perf_counter() - started) * 1000)
+            missing = [name for name, shown in body["widgets"].items() if shown.get("pending")]
+            for name in missing:
+                client.get(f"/api/widgets/{name}")
+            complete.append((time.perf_counter() - started) * 1000)
+            pending.append(len(missing))
+        cold_page = {
+            "first_paint": summarize_ms(first_paint),
+            "complete": summarize_ms(complete),
+            "widgets_pending": pending,
+            "budget_ms": PAGE_BUDGET_MS,
+        }
         warm = timed(lambda: client.get("/api/dashboard"), runs)
         size = len(client.get("/api/dashboard").content)
         warm_ups: list[float] = []
@@ -319,6 +346,7 @@ def bench_dashboard(store: Any, now: datetime, runs: int) -> dict[str, Any]:
         ]
     return {
         "cold": cold,
+        "cold_page": cold_page,
         "restarted": restarted,
         "warm": warm,
         "after_sync": after_sync,
@@ -575,6 +603,14 @@ def write_report(report: dict[str, Any]) -> None:
             "| case | p50 ms | p95 ms | target p95 < 300 ms |",
             "|---|---:|---:|---|",
             f"| cold (nothing computed anywhere yet: the first start after the first sync) | {dash['cold']['p50_ms']} | {dash['cold']['p95_ms']} | {verdict(dash['cold']['p95_ms'], TARGET_MS)} |",
+            *(
+                [
+                    f"| cold, as the page asks (`?budget_ms={dash['cold_page']['budget_ms']}`): first paint, {statistics.median(dash['cold_page']['widgets_pending']):.0f} of {dash['widgets']} widgets still loading | {dash['cold_page']['first_paint']['p50_ms']} | {dash['cold_page']['first_paint']['p95_ms']} | {verdict(dash['cold_page']['first_paint']['p95_ms'], TARGET_MS)} |",
+                    f"| cold, as the page asks: every widget in (the loading ones fetched on their own) | {dash['cold_page']['complete']['p50_ms']} | {dash['cold_page']['complete']['p95_ms']} | |",
+                ]
+                if "cold_page" in dash
+                else []
+            ),
             *(
                 [
                     f"| web process just started (empty memory; the answers another process shared in the store) | {dash['restarted']['p50_ms']} | {dash['restarted']['p95_ms']} | {verdict(dash['restarted']['p95_ms'], TARGET_MS)} |"

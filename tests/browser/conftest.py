@@ -53,6 +53,7 @@ class Site:
     password: str
     demo: DemoRun
     state: dict[str, Any] = field(default_factory=dict)
+    app: Any = None  # the served FastAPI app (its tool cache, its warmer)
 
 
 @pytest.fixture(scope="package")
@@ -69,7 +70,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     app = create_app(demo.settings, store=demo.store, sync_on_start=False)
     served: ServedApp = serve(app)
     try:
-        yield Site(served.base_url, demo.username, demo.password, demo)
+        yield Site(served.base_url, demo.username, demo.password, demo, app=app)
     finally:
         served.stop()
         demo.stop()

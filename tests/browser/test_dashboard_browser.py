@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -11,6 +12,9 @@ from cto_assistant.web.widgets import DEFAULT_LAYOUT
 from tests.browser.conftest import SCREENSHOTS, Site, update_screenshots
 
 DONE = "[data-chat-log] .msg-assistant[data-done=true]"
+
+
+DASHBOARD_DATA = re.compile(r"/api/dashboard(\?|$)")  # GET /api/dashboard, whatever its query
 
 
 def open_dashboard(page: Any, site: Site) -> None:
@@ -214,17 +218,17 @@ def test_a_widget_shown_from_before_a_sync_says_so_and_updates_itself(
         body["widgets"]["incidents"]["refreshing"] = True
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
-    page.route("**/api/dashboard", refreshing)
-    with page.expect_response("**/api/dashboard"):
+    page.route(DASHBOARD_DATA, refreshing)
+    with page.expect_response(DASHBOARD_DATA):
         events.broker.publish("sync_finished", {"sources": ["pagerduty"]}, relay=False)
     page.wait_for_selector("[data-widget=incidents] .updating")
-    page.unroute("**/api/dashboard")
+    page.unroute(DASHBOARD_DATA)
     with page.expect_response("**/api/widgets/incidents"):
         pass  # the widget asks again by itself, and this time the server has the new answer
     page.wait_for_selector("[data-widget=incidents] .updating", state="detached")
     assert "checkout-service" in page.text_content("[data-widget=incidents]")
 
-    with page.expect_response("**/api/dashboard"):
+    with page.expect_response(DASHBOARD_DATA):
         events.broker.publish("dashboard_warm", {"version": version + 1}, relay=False)
     assert page.console.errors == []
 
@@ -239,4 +243,40 @@ def test_a_tile_draws_a_few_rows_and_its_modal_shows_every_row(page: Any, site: 
     page.click("[data-widget=slos] h2")
     caption = page.wait_for_selector("[data-modal] caption")
     assert caption.text_content().startswith(f"{rows} rows behind the number")
+    assert page.console.errors == []
+
+
+def test_a_dashboard_with_nothing_computed_yet_paints_at_once_and_fills_in(
+    page: Any, site: Site
+) -> None:
+    """No answer anywhere (the first start after the first sync): /api/dashboard does not wait,
+    its widgets come as `loading`, and each one fills in from its own request."""
+    import sqlalchemy as sa
+
+    from cto_assistant.store.models import ToolAnswer
+
+    cache = site.app.state.tool_cache
+    warmer = getattr(site.app.state, "warmer", None)
+    if warmer is not None:
+        warmer.wait_idle(60)
+    cache.wait_revalidated(60)
+    cache.wait_shared(60)
+    with site.demo.store.session() as session:
+        session.execute(sa.delete(ToolAnswer))
+    cache.clear()
+    # The small world computes most widgets within the page's budget: give it none.
+    page.route(
+        DASHBOARD_DATA,
+        lambda route: route.continue_(
+            url=route.request.url.replace("budget_ms=200", "budget_ms=0")
+        ),
+    )
+    with page.expect_response(DASHBOARD_DATA) as first:
+        page.goto(f"{site.url}/")
+    loading = [name for name, w in first.value.json()["widgets"].items() if w.get("pending")]
+    assert len(loading) >= len(DEFAULT_LAYOUT) // 2, "nothing computed, no budget: loading"
+    page.wait_for_selector("[data-dashboard][data-ready=true]")
+    states = page.eval_on_selector_all("[data-widget]", "els => els.map(e => e.dataset.state)")
+    assert "loading" not in states and states.count("ok") >= len(loading) - 2, states
+    assert "Loading…" not in page.text_content("[data-grid]")
     assert page.console.errors == []

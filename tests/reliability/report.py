@@ -126,7 +126,7 @@ def large_world_load() -> list[str]:
         return ["- Large world: the last `make bench` skipped the load part."]
     during = load.get("import_during_load", {})
     return [
-        f"- Large world (`make bench`, {bench.get('ran_at', '?')}): {load['users']} users against a "
+        f"- Large world (`make bench`, {bench.get('carried', {}).get('load') or bench.get('ran_at', '?')}): {load['users']} users against a "
         f"live uvicorn server for {load['seconds']} s while a {during.get('rows', 0):,}-row FOCUS "
         f"import wrote to the same store: **{load['requests_per_second']} requests/s**, p50 "
         f"{load['p50_ms']} ms, **p95 {load['p95_ms']} ms**, **{load['errors']} errors** "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -214,3 +215,51 @@ def test_after_a_sync_the_dashboard_shows_the_previous_answers_until_the_warmer_
     assert shown["refreshing"] is False and shown["data"]["calls"] == 2
     warm = [data for event, data in heard if event == "dashboard_warm"]
     assert warm and warm[-1]["version"] == warmer.last_version
+
+
+def test_a_widget_not_computed_within_the_budget_comes_as_loading_and_is_not_computed_twice(
+    sqlite_store: Store, counted: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first paint does not wait for a slow widget: it comes as `loading`, its computation
+    goes on into the cache, and asking for that widget alone joins the same computation."""
+    one_user_one_widget_synced(sqlite_store)
+    cache = ToolCache()
+    release = threading.Event()
+    slow = Counter()
+
+    def gated(ctx: ToolContext, team: str | None = None) -> ToolResult:
+        release.wait(30)
+        return slow(ctx, team)
+
+    monkeypatch.setitem(
+        REGISTRY, "t_counted", dataclasses.replace(REGISTRY["t_counted"], function=gated)
+    )
+    started = time.perf_counter()
+    shown = compute_widgets(sqlite_store, SETTINGS, cache, [("w_counted", {})], now=NOW,
+                            stale_ok=True, budget_ms=100)["w_counted"]  # fmt: skip
+    assert time.perf_counter() - started < 5 and not release.is_set()
+    assert shown["state"] == "loading" and shown["pending"] is True and "data" not in shown
+
+    answers: list[dict[str, object]] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(
+            compute_widgets(
+                sqlite_store,
+                SETTINGS,
+                cache,
+                [("w_counted", {})],
+                now=NOW,
+                stale_ok=True,
+            )["w_counted"]
+        )
+    )  # fmt: skip  (the widget endpoint: no budget)
+    waiting.start()
+    time.sleep(0.2)
+    assert answers == [], "the widget call waits for the computation"
+    release.set()
+    waiting.join(30)
+    assert answers[0]["state"] == "ok" and answers[0]["data"] == {"team": None, "calls": 1}
+    assert slow.calls == 1, "the unfinished computation and the widget call shared one run"
+    within = compute_widgets(sqlite_store, SETTINGS, cache, [("w_counted", {})], now=NOW,
+                             stale_ok=True, budget_ms=100)["w_counted"]  # fmt: skip
+    assert within["state"] == "ok", "an answer in the cache is given within the budget"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +36,13 @@ from cto_assistant.tools.base import ToolContext
 from cto_assistant.tools.cache import ToolCache
 from cto_assistant.tools.catalog import load_tools
 from cto_assistant.web.events import EventBroker
-from cto_assistant.web.widgets import WIDGETS, LayoutItem, default_layout, widget_payload
+from cto_assistant.web.widgets import (
+    WIDGETS,
+    LayoutItem,
+    default_layout,
+    pending_payload,
+    widget_payload,
+)
 
 log = get_logger("web.warm")
 WIDGET_THREADS = 3
@@ -55,12 +61,15 @@ def compute_widgets(
     stale_ok: bool = False,
     compact: bool = False,
     threads: int = WIDGET_THREADS,
+    budget_ms: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each placed widget's payload, computed on a thread pool (one session per widget).
 
     With `stale_ok`, a widget whose answer is being recomputed after a sync shows the previous
     one, marked `refreshing` (see tools/cache.py), instead of waiting for it; `compact` cuts
-    each answer to what its tile draws.
+    each answer to what its tile draws. With `budget_ms`, a widget not done by then comes as
+    `loading` (`pending`) while its computation goes on in the background, into the cache:
+    asking for that widget again joins it.
     """
     load_tools()
 
@@ -78,10 +87,20 @@ def compute_widgets(
             )
             return widget_payload(WIDGETS[widget_id], ctx, options, compact=compact)
 
-    if len(placed) <= 1:
+    if budget_ms is None and len(placed) <= 1:
         return {item[0]: one(item) for item in placed}
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="widget") as pool:
-        return dict(zip((item[0] for item in placed), pool.map(one, placed), strict=True))
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="widget")
+    try:
+        futures = [pool.submit(one, item) for item in placed]
+        wait(futures, timeout=None if budget_ms is None else budget_ms / 1000)
+        return {
+            widget_id: future.result()
+            if future.done()
+            else pending_payload(WIDGETS[widget_id], options)
+            for (widget_id, options), future in zip(placed, futures, strict=True)
+        }
+    finally:
+        pool.shutdown(wait=False)  # the unfinished ones finish into the cache
 
 
 def placed_everywhere(store: Store) -> list[Placed]:

@@ -22,7 +22,9 @@ from cto_assistant.sync.freshness import format_age
 from cto_assistant.tools.base import REGISTRY, ToolContext, ToolResult, ToolStatus
 from cto_assistant.tools.summary import call_tool_cached
 
-WidgetState = Literal["ok", "empty", "stale", "failing", "not_configured", "unavailable", "error"]
+WidgetState = Literal[
+    "ok", "empty", "stale", "failing", "not_configured", "unavailable", "error", "loading"
+]
 
 log = get_logger("web.widgets")
 MAX_WIDTH = 4
@@ -351,9 +353,8 @@ def widget_payload(
 def _full_payload(
     widget: Widget, ctx: ToolContext, options: Mapping[str, str] | None
 ) -> dict[str, Any]:
-    arguments = dict(widget.args)
-    arguments.update({k: v for k, v in (options or {}).items() if k in widget.filters and v})
-    base = widget.info() | {"options": dict(options or {}), "arguments": arguments}
+    base = _described(widget, options)
+    arguments = base["arguments"]
     if widget.tool not in REGISTRY:
         return base | _state(
             "unavailable",
@@ -388,6 +389,18 @@ def _full_payload(
     if age is not None and age > stale_after_seconds(ctx):
         return payload | _state("stale", f"Data is {payload['age']} old", link="/data-health")
     return payload | _state("ok", "")
+
+
+def pending_payload(widget: Widget, options: Mapping[str, str] | None) -> dict[str, Any]:
+    """A widget whose answer is still being computed: the browser fetches it on its own."""
+    return _described(widget, options) | {"pending": True} | _state("loading", "")
+
+
+def _described(widget: Widget, options: Mapping[str, str] | None) -> dict[str, Any]:
+    """The widget, its options and the tool arguments they make."""
+    arguments = dict(widget.args)
+    arguments.update({k: v for k, v in (options or {}).items() if k in widget.filters and v})
+    return widget.info() | {"options": dict(options or {}), "arguments": arguments}
 
 
 def envelope(result: ToolResult, ctx: ToolContext) -> dict[str, Any]:

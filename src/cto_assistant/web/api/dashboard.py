@@ -29,7 +29,7 @@ from cto_assistant.tools.base import ToolContext
 from cto_assistant.tools.cache import ToolCache
 from cto_assistant.tools.summary import call_tool_cached
 from cto_assistant.web.auth import CurrentUser, current_user, require_admin
-from cto_assistant.web.warm import compute_widgets
+from cto_assistant.web.warm import WARM_THREADS, WIDGET_THREADS, compute_widgets
 from cto_assistant.web.widgets import (
     VENDOR_NAMES,
     WIDGETS,
@@ -131,12 +131,26 @@ def reset_layout(
 @router.get("/dashboard", summary="Layout, widget catalogue and every placed widget's data")
 def dashboard(
     request: Request,
+    budget_ms: int | None = Query(
+        default=None,
+        ge=0,
+        le=60_000,
+        description="Answer within this many ms: a widget not computed by then comes as state "
+        "`loading` (`pending`), and `GET /api/widgets/{id}` waits for it. Default: wait for all.",
+    ),
     ctx: ToolContext = Depends(tool_context),
     user: CurrentUser = Depends(current_user),
 ) -> dict[str, Any]:
-    """Everything the dashboard shows, in one call: each widget with its envelope and state."""
+    """Everything the dashboard shows, in one call: each widget with its envelope and state.
+
+    Right after a sync a widget carries its previous answer (`refreshing`) rather than wait for
+    the new one; with `budget_ms`, one with no answer at all yet does not hold the others up.
+    """
     started = time.perf_counter()
     layout = read_layout(ctx.session, user.id)
+    # Read before the widgets start: once their threads run, each query waits for the GIL.
+    teams = team_names(session=ctx.session)
+    version = data_version(ctx.session)
     widgets = compute_widgets(
         request.app.state.store,
         ctx.settings,
@@ -146,14 +160,16 @@ def dashboard(
         user=ctx.user,
         stale_ok=True,
         compact=True,
+        budget_ms=budget_ms,
+        threads=WARM_THREADS if budget_ms is not None else WIDGET_THREADS,
     )
     return {
         "layout": layout.model_dump(),
         "catalog": [widget.info() for widget in WIDGETS.values()],
         "widgets": widgets,
-        "teams": team_names(session=ctx.session),
+        "teams": teams,
         "now": ctx.now.isoformat(),
-        "data_version": data_version(ctx.session),
+        "data_version": version,
         "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
     }
 

@@ -3,7 +3,9 @@
 // drillable: a click opens the detail modal and asks the chat the widget's question.
 // Right after a sync the server may answer with the previous answers marked `refreshing`
 // (it computes the new ones meanwhile): those widgets say "Updating…" and are fetched again
-// when the server's `dashboard_warm` event arrives, or after a short wait.
+// when the server's `dashboard_warm` event arrives, or after a short wait. A widget the server
+// could not answer within the page's budget (`pending`, state "loading": nothing computed yet)
+// is fetched on its own at once.
 
 import { api, listen } from "../app.js";
 import { renderChart } from "./charts.js";
@@ -22,6 +24,7 @@ let editing = false;
 let shownVersion = null;
 let recheck = null;
 const RECHECK_MS = [1000, 2000, 3000, 5000, 8000, 13000];
+const BUDGET_MS = 200; // paint what the server has by then; slower widgets fill in on their own
 
 // ---------------------------------------------------------------------------- renderers
 
@@ -487,7 +490,7 @@ async function refreshWidget(item, { quiet = false } = {}) {
 // Fetch the widgets that showed a stale answer again, a little later each time.
 function recheckRefreshing(attempt = 0) {
   clearTimeout(recheck);
-  const stale = layout.filter((item) => widgets[item.id]?.refreshing);
+  const stale = layout.filter((item) => widgets[item.id]?.refreshing || widgets[item.id]?.pending);
   root.dataset.refreshing = String(stale.length);
   if (!stale.length || attempt >= RECHECK_MS.length) return;
   recheck = setTimeout(async () => {
@@ -498,7 +501,7 @@ function recheckRefreshing(attempt = 0) {
 
 async function load() {
   const started = performance.now();
-  const response = await api("/api/dashboard");
+  const response = await api(`/api/dashboard?budget_ms=${BUDGET_MS}`);
   if (!response.ok) {
     clear(grid).append(h("p", { class: "error" }, `The dashboard could not load (${response.status}).`));
     return;
@@ -510,6 +513,8 @@ async function load() {
   teams = body.teams || {};
   shownVersion = body.data_version ?? null;
   render();
+  // Widgets the server had no answer for yet are being computed: each one fills in as it lands.
+  await Promise.all(layout.filter((item) => widgets[item.id]?.pending).map((item) => refreshWidget(item, { quiet: true })));
   recheckRefreshing();
   root.dataset.ready = "true";
   root.dataset.serverMs = body.elapsed_ms;
