@@ -102,3 +102,41 @@ def test_a_metrics_token_is_required_when_configured(sqlite_store: Store, tmp_pa
         response = client.get("/metrics", headers=right)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
+
+
+def test_tool_answers_are_counted_by_how_they_were_answered(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """Two web processes on one store: the second reads the first's shared answers."""
+    from cto_assistant.store.db import upsert
+    from cto_assistant.store.rollup import bump_data_version
+    from cto_assistant.tools.base import ToolContext, call_tool
+    from cto_assistant.tools.catalog import load_tools
+
+    load_tools()
+    with sqlite_store.session() as session:
+        upsert(session, "cost_daily", [{
+            "source": "aws", "source_id": "c1", "day": datetime(2026, 3, 10).date(),
+            "provider": "aws", "service": "S3", "amortized_cost": 5.0, "unblended_cost": 5.0,
+            "tags": {},
+        }])  # fmt: skip
+        bump_data_version(session)
+    now = datetime(2026, 3, 18, 12, tzinfo=UTC)
+    counts = []
+    for port in (8001, 8002):  # the processes differ in their port only
+        settings = _settings(tmp_path, port=port, clock=now, dashboard_warm=False)
+        app = create_app(settings, store=sqlite_store)
+        with TestClient(app) as client, sqlite_store.session() as session:
+            cache = app.state.tool_cache
+            for _ in range(2):
+                ctx = ToolContext(session=session, settings=settings, now=now, cache=cache,
+                                  shared=True)  # fmt: skip
+                assert call_tool("cloud_spend", ctx, {}).status.value == "ok"
+            assert cache.wait_shared(30)
+            samples = _samples(client.get("/metrics").text)
+        counts.append({
+            outcome: samples[("cto_tool_answers_total", (("outcome", outcome),))]
+            for outcome in ("computed", "recalled", "hit", "stale")
+        })  # fmt: skip
+    assert counts[0] == {"computed": 1, "recalled": 0, "hit": 1, "stale": 0}
+    assert counts[1] == {"computed": 0, "recalled": 1, "hit": 1, "stale": 0}

@@ -350,3 +350,15 @@ def test_only_the_widget_call_is_shared_not_the_calls_nested_in_it(
         assert call_tool(summing_tool, ctx, {}).data == {"total": 10.0}
     assert cache.wait_shared(30)
     assert shared_rows(sqlite_store) == [("t_total", 1)]
+
+
+def test_only_settings_that_shape_answers_are_part_of_the_shared_key() -> None:
+    spec = REGISTRY["cloud_spend"]
+
+    def key(**settings: object) -> str:
+        ctx = ToolContext(session=None, settings=Settings(demo=True, **settings), now=NOW)  # type: ignore[arg-type]
+        return ToolCache.shared_key(spec, ctx, {"group_by": "service"})
+
+    assert key(port=8001, log_level="DEBUG") == key(port=8002, log_level="ERROR")
+    assert key(clock=NOW) != key(clock=NOW + timedelta(days=1))
+    assert key(sources={"aws": {"kind": "aws"}}) != key()

@@ -109,13 +109,15 @@ def test_events_endpoint_streams_published_events(live_server: str, sqlite_store
             "/api/session", json={"username": "alice", "password": PASSWORD, "csrf_token": token}
         )
         assert signed_in.status_code == 200
+        # Other tests' streams may still be subscribed to the process-wide broker: wait for ours.
+        others = events.broker.subscriber_count
         with client.stream("GET", "/api/events") as stream:
             assert stream.status_code == 200
             assert stream.headers["content-type"].startswith("text/event-stream")
             lines = stream.iter_lines()
             assert "event: ready" in [next(lines), next(lines)]
             deadline = time.monotonic() + 5
-            while events.broker.subscriber_count == 0 and time.monotonic() < deadline:
+            while events.broker.subscriber_count <= others and time.monotonic() < deadline:
                 time.sleep(0.01)
             events.publish("sync_finished", {"source": "jira", "records": 3})
             received = []

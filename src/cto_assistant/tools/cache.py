@@ -63,6 +63,16 @@ log = get_logger("tools.cache")
 UNCACHED_DOMAINS = frozenset({"actions", "research"})
 UNCACHED_TOOLS = frozenset({"alerts", "data_freshness", "data_health"})
 REVALIDATE_THREADS = 2
+PROCESS_SETTINGS = frozenset(
+    {
+        "data_dir", "database_url", "secret_key", "demo_password", "host", "port",
+        "cookie_secure", "session_max_age_hours", "log_level", "log_json",
+        "sync_interval_minutes", "tool_cache_seconds", "dashboard_warm", "queue_url",
+        "queue_namespace", "queue_heartbeat_timeout_seconds", "metrics_token",
+    }
+)  # fmt: skip
+"""Settings of a process, not of the answers: two web processes that differ only in these
+(their port, say) share answers."""
 SHARED_KEEP = timedelta(days=7)  # shared answers not rewritten for this long are deleted
 PRUNE_EVERY = 64  # writes
 
@@ -94,6 +104,7 @@ class ToolCache:
         self._writes = 0
         self._pending_writes = 0
         self.recalled = 0  # answers read from the store instead of computed
+        self.computed = 0  # tool runs whose answer was kept
 
     @staticmethod
     def cacheable(spec: ToolSpec) -> bool:
@@ -122,7 +133,7 @@ class ToolCache:
             [
                 spec.name,
                 arguments,
-                ctx.settings.model_dump_json(),  # SecretStr fields dump masked
+                ctx.settings.model_dump_json(exclude=set(PROCESS_SETTINGS)),
                 ctx.extras.get("security"),
             ],
             sort_keys=True,
@@ -163,11 +174,7 @@ class ToolCache:
         except ValueError as exc:  # written by another release: compute it instead
             log.warning("shared answer unreadable", key=shared_key[:12], error=str(exc)[:200])
             return
-        recalled = CacheKey(key.call, found.data_version)
-        self.put(recalled, result, found.computed_for)
-        with self._lock:
-            self._shared.add(recalled)  # it is in the store already
-            self.recalled += 1
+        self.put(CacheKey(key.call, found.data_version), result, found.computed_for, recalled=True)
 
     def share(self, engine: Engine, shared_key: str, key: CacheKey) -> None:
         """Write the answer held for `key` to `tool_answer` in the background, once per key.
@@ -297,14 +304,22 @@ class ToolCache:
                 else:
                     self._computing[key] = (lock, users - 1)
 
-    def put(self, key: CacheKey, result: ToolResult, now: datetime) -> None:
-        """Keep a result computed for `now` (the oldest entry goes when full)."""
+    def put(
+        self, key: CacheKey, result: ToolResult, now: datetime, *, recalled: bool = False
+    ) -> None:
+        """Keep a result computed for `now`, or `recalled` from the store (the oldest entry
+        goes when full)."""
         if result.refreshing:
             raise ValueError("a stale answer is never stored as a new version's")
         with self._lock:
             self._entries[key] = (now, result.model_copy())
             self._entries.move_to_end(key)
-            self._shared.discard(key)  # a newer `now`: the store's copy is older
+            if recalled:
+                self._shared.add(key)  # it is in the store already
+                self.recalled += 1
+            else:
+                self._shared.discard(key)  # a newer `now`: the store's copy is older
+                self.computed += 1
             newest = self._newest.get(key.call)
             if newest is None or newest.version <= key.version:
                 self._newest[key.call] = key
@@ -330,7 +345,7 @@ class ToolCache:
             self._entries.clear()
             self._newest.clear()
             self._shared.clear()
-            self.hits = self.misses = self.stale_served = self.recalled = 0
+            self.hits = self.misses = self.stale_served = self.recalled = self.computed = 0
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -87,7 +87,8 @@ def create_app(
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
-    metrics.install(app, settings, active_store)  # outermost middleware: times whole requests
+    # outermost middleware: times whole requests
+    metrics.install(app, settings, active_store, app.state.tool_cache)
     app.include_router(build_api_router())
     app.include_router(pages.public)
     app.include_router(pages.signed_in)

@@ -13,6 +13,9 @@ the syncs of every worker, the in-process scheduler and `cto sync` alike:
     cto_sync_records_total{source,stream}               counter
     cto_sync_last_success_timestamp_seconds{source,stream}  gauge
     cto_sync_metrics_up                                 1 when the run log could be read
+    cto_tool_answers_total{outcome}                     counter: this process's tool cache —
+        hit (kept here), recalled (read from another process's shared answer), stale (a previous
+        version's answer shown while recomputed), computed (the tool ran and its answer was kept)
 
 Auth: with `metrics_token` set, `/metrics` wants `Authorization: Bearer <token>`; unset, it is
 open, because it carries no company data (source and stream names, counts, durations, error
@@ -47,6 +50,7 @@ from cto_assistant.logging import register_secret
 from cto_assistant.settings import Settings
 from cto_assistant.store import Store
 from cto_assistant.store.models import SyncRun
+from cto_assistant.tools.cache import ToolCache
 
 METRICS_PATH = "/metrics"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -169,6 +173,30 @@ class SyncRunCollector(Collector):
         yield from (duration, runs, errors, records, last_success, up)
 
 
+class ToolCacheCollector(Collector):
+    """Prometheus collector over this process's tool cache counters."""
+
+    def __init__(self, cache: ToolCache) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterable[Metric]:
+        """One counter family, labelled by how each cached tool call was answered."""
+        answers = CounterMetricFamily(
+            "cto_tool_answers",
+            "Tool calls through this process's cache, by how they were answered.",
+            labels=("outcome",),
+        )
+        cache = self.cache
+        for outcome, count in (
+            ("hit", cache.hits - cache.recalled),
+            ("recalled", cache.recalled),
+            ("stale", cache.stale_served),
+            ("computed", cache.computed),
+        ):
+            answers.add_metric([outcome], count)
+        yield answers
+
+
 SyncStatRow = tuple[str, str, str, str | None, int, float | None, int | None, datetime | None]
 
 
@@ -214,11 +242,15 @@ def _epoch(moment: datetime) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def install(app: FastAPI, settings: Settings, store: Store) -> CollectorRegistry:
+def install(
+    app: FastAPI, settings: Settings, store: Store, cache: ToolCache | None = None
+) -> CollectorRegistry:
     """Add the request-metrics middleware and the `/metrics` route to `app`."""
     registry = CollectorRegistry(auto_describe=True)
     metrics = HttpMetrics(registry)
     registry.register(SyncRunCollector(store))
+    if cache is not None:
+        registry.register(ToolCacheCollector(cache))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     if token is not None:
@@ -246,4 +278,11 @@ def _bearer_matches(request: Request, token: str) -> bool:
     )
 
 
-__all__ = ["METRICS_PATH", "MetricsMiddleware", "SyncRunCollector", "install", "sync_run_stats"]
+__all__ = [
+    "METRICS_PATH",
+    "MetricsMiddleware",
+    "SyncRunCollector",
+    "ToolCacheCollector",
+    "install",
+    "sync_run_stats",
+]
