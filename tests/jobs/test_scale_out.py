@@ -193,6 +193,60 @@ def _count(services: Services, statement: sa.Select[Any]) -> int:
         return int(session.scalar(statement) or 0)
 
 
+def _tool_answers(base: str) -> dict[str, float]:
+    """A web process's `cto_tool_answers_total` by outcome (0 before the first answer)."""
+    text = httpx.get(
+        f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5
+    ).text
+    return {
+        sample.labels["outcome"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "cto_tool_answers_total"
+    }
+
+
+def _second_web_process_reads_the_shared_answers(services: Services, processes: Processes) -> int:
+    """The first web process's warmer shared the dashboard's answers through PostgreSQL; a web
+    process started now warms from them without computing a single one."""
+    from cto_assistant.store.models import ToolAnswer
+    from cto_assistant.store.rollup import data_version
+    from cto_assistant.tools.base import REGISTRY
+    from cto_assistant.tools.cache import ToolCache
+    from cto_assistant.tools.catalog import load_tools
+    from cto_assistant.web.widgets import DEFAULT_LAYOUT, WIDGETS
+
+    load_tools()
+    shareable = sum(ToolCache.cacheable(REGISTRY[WIDGETS[w].tool]) for w in DEFAULT_LAYOUT)
+
+    def shared_now() -> bool:
+        with services.store.session() as session:
+            version = data_version(session)
+            shared = session.scalar(
+                sa.select(sa.func.count())
+                .select_from(ToolAnswer)
+                .where(ToolAnswer.data_version == version)
+            )
+        return shared == shareable
+
+    _wait_for("the first web process's shared answers", shared_now, timeout=60, interval=0.5)
+    port = _free_port()
+    second = processes.start("web2", "serve", "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+
+    def warmed() -> dict[str, float] | None:
+        assert second.poll() is None, processes.log("web2")
+        try:
+            found = _tool_answers(base)
+        except httpx.TransportError:
+            return None
+        return found if found.get("recalled", 0) >= shareable else None
+
+    answers = _wait_for("the second web process's warm-up", warmed, timeout=60, interval=0.5)
+    assert answers["computed"] == 0, answers
+    return int(answers["recalled"])
+
+
 def test_two_workers_sync_everything_and_survive_a_killed_worker(
     services: Services, sandbox: tuple[Sandbox, ServedApp], tmp_path: Path
 ) -> None:
@@ -360,8 +414,10 @@ def test_two_workers_sync_everything_and_survive_a_killed_worker(
         healthz = (("method", "GET"), ("route", "/healthz"))
         assert samples[("cto_http_request_duration_seconds_count", healthz)] >= 2
         assert samples[("cto_http_requests_total", (*healthz, ("status", "200")))] >= 2
+        shared = _second_web_process_reads_the_shared_answers(services, processes)
         print(
             f"scale-out: {len(expected)} streams, total {time.monotonic() - started:.1f}s, "
+            f"{shared} dashboard answers read by a second web process, "
             f"recovered {recovered_s:.1f}s after the kill"
         )
     finally:
