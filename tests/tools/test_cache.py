@@ -360,5 +360,52 @@ def test_only_settings_that_shape_answers_are_part_of_the_shared_key() -> None:
         return ToolCache.shared_key(spec, ctx, {"group_by": "service"})
 
     assert key(port=8001, log_level="DEBUG") == key(port=8002, log_level="ERROR")
+    # secrets never feed the hash (it is stored): two tokens give one key
+    assert key(sources={"jira": {"kind": "jira", "api_token": "first-secret"}}) == key(
+        sources={"jira": {"kind": "jira", "api_token": "second-secret"}}
+    )
     assert key(clock=NOW) != key(clock=NOW + timedelta(days=1))
     assert key(sources={"aws": {"kind": "aws"}}) != key()
+
+
+def test_an_answer_for_a_later_clock_is_never_served_or_replaced_by_an_earlier_one(
+    sqlite_store: Store,
+) -> None:
+    add_cost_and_sync(sqlite_store, 1, 10.0)
+    later = ToolCache()
+    shared_spend(sqlite_store, later, NOW + timedelta(seconds=100))
+    assert later.wait_shared(30)
+    early = ToolCache()
+    shared_spend(sqlite_store, early, NOW)  # its clock is before the stored answer's
+    assert early.recalled == 0 and early.computed == 1
+    assert early.wait_shared(30)  # an answer for an earlier clock does not replace it
+
+    import sqlalchemy as sa
+
+    from cto_assistant.store.models import ToolAnswer
+
+    with sqlite_store.session() as session:
+        stored = session.scalar(sa.select(ToolAnswer.computed_for))
+    assert stored == NOW + timedelta(seconds=100)
+    key = next(iter(early._entries))
+    result = early.get(key, NOW)
+    assert result is not None
+    assert early.put(key, result, NOW + timedelta(seconds=50))
+    assert not early.put(key, result, NOW + timedelta(seconds=20))  # memory keeps the later
+    assert early.age(key, NOW + timedelta(seconds=60)) == timedelta(seconds=10)
+
+
+def test_the_answer_counts_add_up_per_outcome(sqlite_store: Store) -> None:
+    add_cost_and_sync(sqlite_store, 1, 10.0)
+    first = ToolCache()
+    shared_spend(sqlite_store, first)
+    shared_spend(sqlite_store, first)
+    assert first.wait_shared(30)
+    assert first.stats() == {"hit": 1, "recalled": 0, "stale": 0, "computed": 1}
+    add_cost_and_sync(sqlite_store, 2, 5.0)
+    started = ToolCache()  # a process that starts after a sync: the store has the old answer
+    assert shared_spend(sqlite_store, started, stale_ok=True).refreshing
+    assert started.wait_revalidated(30)
+    assert started.stats() == {"hit": 0, "recalled": 0, "stale": 1, "computed": 1}
+    assert shared_spend(sqlite_store, started).data["report"]["total"] == 15.0
+    assert started.stats()["hit"] == 1

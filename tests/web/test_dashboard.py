@@ -304,3 +304,20 @@ def test_a_total_the_tool_gave_for_a_list_it_cut_itself_is_kept() -> None:
     cut = tile({"waiting": [{"n": i} for i in range(50)], "waiting_total": 212, "teams": [{}] * 7})
     assert len(cut["waiting"]) == 5 and cut["waiting_total"] == 212
     assert len(cut["teams"]) == 5 and cut["teams_total"] == 7
+
+
+def test_only_the_plain_widget_is_shared_not_one_with_free_text_filters(
+    signed_in: TestClient, fake_widgets: dict[str, Widget], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+
+    def capture(
+        widget: Widget, ctx: ToolContext, options: dict[str, str] | None = None, **_: object
+    ) -> dict:
+        seen.append(ctx.shared)
+        return {"id": widget.id}
+
+    monkeypatch.setattr(dashboard_api, "widget_payload", capture)
+    signed_in.get("/api/widgets/dora")
+    signed_in.get("/api/widgets/dora?team=made-up-by-anyone")
+    assert seen == [True, False]

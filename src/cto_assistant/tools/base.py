@@ -249,9 +249,8 @@ def call_tool(
         return _run_tool(spec, ctx, values)
     key = cache.key(spec, ctx, values)
     shared = cache.shared_key(spec, ctx, values) if ctx.shared else None
-    if shared is not None:
-        cache.recall(key, shared, ctx)
-    hit = cache.get(key, ctx.now)
+    recalled = shared is not None and cache.recall(key, shared, ctx)
+    hit = cache.get(key, ctx.now, recalled=recalled)
     if hit is not None:
         if shared is not None:  # a nested call may have computed it without sharing it
             cache.share(ctx.session.get_bind().engine, shared, key)

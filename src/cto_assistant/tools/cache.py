@@ -46,6 +46,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
@@ -63,6 +64,11 @@ log = get_logger("tools.cache")
 UNCACHED_DOMAINS = frozenset({"actions", "research"})
 UNCACHED_TOOLS = frozenset({"alerts", "data_freshness", "data_health"})
 REVALIDATE_THREADS = 2
+try:
+    RELEASE = metadata.version("cto-assistant")
+except metadata.PackageNotFoundError:  # run from a source tree without installing
+    RELEASE = "source"
+"""Part of every shared key: a release never serves another release's answers."""
 PROCESS_SETTINGS = frozenset(
     {
         "data_dir", "database_url", "secret_key", "demo_password", "host", "port",
@@ -104,6 +110,7 @@ class ToolCache:
         self._writes = 0
         self._pending_writes = 0
         self.recalled = 0  # answers read from the store instead of computed
+        self.store_hits = 0  # hits served right after reading their answer from the store
         self.computed = 0  # tool runs whose answer was kept
 
     @staticmethod
@@ -129,20 +136,21 @@ class ToolCache:
     @staticmethod
     def shared_key(spec: ToolSpec, ctx: ToolContext, arguments: Mapping[str, Any]) -> str:
         """The call's key in `tool_answer`: the same for every process on the store."""
+        settings = {
+            name: value
+            for name, value in ctx.settings.redacted().items()  # no secret feeds the hash
+            if name not in PROCESS_SETTINGS
+        }
         text = json.dumps(
-            [
-                spec.name,
-                arguments,
-                ctx.settings.model_dump_json(exclude=set(PROCESS_SETTINGS)),
-                ctx.extras.get("security"),
-            ],
+            [RELEASE, spec.name, arguments, settings, ctx.extras.get("security")],
             sort_keys=True,
             default=str,
         )
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def recall(self, key: CacheKey, shared_key: str, ctx: ToolContext) -> None:
-        """Load the call's shared answer when it is newer than the one held here.
+    def recall(self, key: CacheKey, shared_key: str, ctx: ToolContext) -> bool:
+        """Load the call's shared answer when it is newer than the one held here; return
+        whether the asked data version's answer was loaded.
 
         Two primary-key lookups at most; the answer is parsed only when it will be used.
         """
@@ -151,30 +159,32 @@ class ToolCache:
         with self._lock:
             newest = self._newest.get(key.call)
         if newest is not None and newest.version >= key.version:
-            return
+            return False
         found = ctx.session.execute(
             sa.select(ToolAnswer.data_version, ToolAnswer.computed_for).where(
                 ToolAnswer.call_hash == shared_key
             )
         ).first()
         if found is None or (newest is not None and found.data_version <= newest.version):
-            return
+            return False
         if not timedelta(0) <= ctx.now - found.computed_for <= self.max_age:
-            return
+            return False
         text = ctx.session.scalar(
-            sa.select(ToolAnswer.result).where(
+            sa.select(ToolAnswer.result).where(  # exactly the row checked above
                 ToolAnswer.call_hash == shared_key,
                 ToolAnswer.data_version == found.data_version,
+                ToolAnswer.computed_for == found.computed_for,
             )
         )
         if text is None:  # rewritten between the two reads: the next asker sees the new one
-            return
+            return False
         try:
             result = ToolResult.model_validate_json(text)
         except ValueError as exc:  # written by another release: compute it instead
             log.warning("shared answer unreadable", key=shared_key[:12], error=str(exc)[:200])
-            return
-        self.put(CacheKey(key.call, found.data_version), result, found.computed_for, recalled=True)
+            return False
+        loaded = CacheKey(key.call, found.data_version)
+        return self.put(loaded, result, found.computed_for, recalled=True) and loaded == key
 
     def share(self, engine: Engine, shared_key: str, key: CacheKey) -> None:
         """Write the answer held for `key` to `tool_answer` in the background, once per key.
@@ -218,8 +228,9 @@ class ToolCache:
             time.sleep(0.02)
         return False
 
-    def get(self, key: CacheKey, now: datetime) -> ToolResult | None:
-        """A copy of the result stored for a clock at most `max_age` before `now`, or None."""
+    def get(self, key: CacheKey, now: datetime, *, recalled: bool = False) -> ToolResult | None:
+        """A copy of the result stored for a clock at most `max_age` before `now`, or None
+        (`recalled`: it was just read from the store, a hit to count apart)."""
         with self._lock:
             found = self._fresh(key, now)
             if found is None:
@@ -227,7 +238,18 @@ class ToolCache:
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
+            self.store_hits += recalled
         return found.model_copy()
+
+    def stats(self) -> dict[str, int]:
+        """How asks were answered so far: from memory, from the store, stale, computed."""
+        with self._lock:
+            return {
+                "hit": self.hits - self.store_hits,
+                "recalled": self.store_hits,
+                "stale": self.stale_served,
+                "computed": self.computed,
+            }
 
     def stale(self, key: CacheKey, now: datetime) -> ToolResult | None:
         """The same call's answer at an earlier data version, marked `refreshing`, or None.
@@ -306,12 +328,16 @@ class ToolCache:
 
     def put(
         self, key: CacheKey, result: ToolResult, now: datetime, *, recalled: bool = False
-    ) -> None:
-        """Keep a result computed for `now`, or `recalled` from the store (the oldest entry
-        goes when full)."""
+    ) -> bool:
+        """Keep a result computed for `now`, or `recalled` from the store, unless one for a
+        later clock is held already; return whether it was kept (the oldest entry goes when
+        full)."""
         if result.refreshing:
             raise ValueError("a stale answer is never stored as a new version's")
         with self._lock:
+            held = self._entries.get(key)
+            if held is not None and held[0] > now:
+                return False
             self._entries[key] = (now, result.model_copy())
             self._entries.move_to_end(key)
             if recalled:
@@ -328,6 +354,7 @@ class ToolCache:
                 self._shared.discard(gone)
                 if self._newest.get(gone.call) == gone:
                     del self._newest[gone.call]
+        return True
 
     def wait_revalidated(self, timeout: float = 60.0) -> bool:
         """Block until no background revalidation is queued or running (tests, benchmarks)."""
@@ -345,7 +372,8 @@ class ToolCache:
             self._entries.clear()
             self._newest.clear()
             self._shared.clear()
-            self.hits = self.misses = self.stale_served = self.recalled = self.computed = 0
+            self.hits = self.misses = self.stale_served = self.recalled = 0
+            self.store_hits = self.computed = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -360,7 +388,7 @@ def _write_answer(
     *,
     prune: bool,
 ) -> None:
-    """Upsert one shared answer unless a newer data version's is already there."""
+    """Upsert one shared answer unless a newer one (version, then clock) is already there."""
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     stored_at = datetime.now(UTC)
     statement = insert(ToolAnswer).values(
@@ -381,7 +409,13 @@ def _write_answer(
             "stored_at": excluded.stored_at,
             "result": excluded.result,
         },
-        where=ToolAnswer.data_version <= excluded.data_version,
+        where=sa.or_(  # newest data version, then latest clock, wins
+            ToolAnswer.data_version < excluded.data_version,
+            sa.and_(
+                ToolAnswer.data_version == excluded.data_version,
+                ToolAnswer.computed_for <= excluded.computed_for,
+            ),
+        ),
     )
     with engine.begin() as connection:
         connection.execute(statement)

@@ -186,13 +186,7 @@ class ToolCacheCollector(Collector):
             "Tool calls through this process's cache, by how they were answered.",
             labels=("outcome",),
         )
-        cache = self.cache
-        for outcome, count in (
-            ("hit", cache.hits - cache.recalled),
-            ("recalled", cache.recalled),
-            ("stale", cache.stale_served),
-            ("computed", cache.computed),
-        ):
+        for outcome, count in self.cache.stats().items():
             answers.add_metric([outcome], count)
         yield answers
 

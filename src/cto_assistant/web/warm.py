@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any
 
@@ -87,20 +87,40 @@ def compute_widgets(
             )
             return widget_payload(WIDGETS[widget_id], ctx, options, compact=compact)
 
-    if budget_ms is None and len(placed) <= 1:
+    if budget_ms is not None:
+        futures = [_background().submit(one, item) for item in placed]
+        wait(futures, timeout=budget_ms / 1000)
+        shown = {}
+        for (widget_id, options), future in zip(placed, futures, strict=True):
+            if future.done():
+                shown[widget_id] = future.result()
+            else:  # it finishes into the cache; a failure is the widget request's to report
+                future.add_done_callback(_log_failure)
+                shown[widget_id] = pending_payload(WIDGETS[widget_id], options)
+        return shown
+    if len(placed) <= 1:
         return {item[0]: one(item) for item in placed}
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="widget")
-    try:
-        futures = [pool.submit(one, item) for item in placed]
-        wait(futures, timeout=None if budget_ms is None else budget_ms / 1000)
-        return {
-            widget_id: future.result()
-            if future.done()
-            else pending_payload(WIDGETS[widget_id], options)
-            for (widget_id, options), future in zip(placed, futures, strict=True)
-        }
-    finally:
-        pool.shutdown(wait=False)  # the unfinished ones finish into the cache
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="widget") as pool:
+        return dict(zip((item[0] for item in placed), pool.map(one, placed), strict=True))
+
+
+_BACKGROUND: ThreadPoolExecutor | None = None
+_BACKGROUND_LOCK = threading.Lock()
+
+
+def _background() -> ThreadPoolExecutor:
+    """One bounded pool for every page's widgets in this process: however many pages open
+    at once, at most `WARM_THREADS` computations (and database connections) run for them."""
+    global _BACKGROUND
+    with _BACKGROUND_LOCK:
+        if _BACKGROUND is None:
+            _BACKGROUND = ThreadPoolExecutor(WARM_THREADS, thread_name_prefix="page-widgets")
+        return _BACKGROUND
+
+
+def _log_failure(future: Future[dict[str, Any]]) -> None:
+    if (error := future.exception()) is not None:
+        log.warning("widget computation failed", error=str(error)[:300])
 
 
 def placed_everywhere(store: Store) -> list[Placed]:

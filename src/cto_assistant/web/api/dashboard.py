@@ -29,7 +29,7 @@ from cto_assistant.tools.base import ToolContext
 from cto_assistant.tools.cache import ToolCache
 from cto_assistant.tools.summary import call_tool_cached
 from cto_assistant.web.auth import CurrentUser, current_user, require_admin
-from cto_assistant.web.warm import WARM_THREADS, WIDGET_THREADS, compute_widgets
+from cto_assistant.web.warm import compute_widgets
 from cto_assistant.web.widgets import (
     VENDOR_NAMES,
     WIDGETS,
@@ -160,8 +160,10 @@ def dashboard(
         user=ctx.user,
         stale_ok=True,
         compact=True,
-        budget_ms=budget_ms,
-        threads=WARM_THREADS if budget_ms is not None else WIDGET_THREADS,
+        # without a cache an unfinished widget would be computed again by its own request
+        budget_ms=budget_ms
+        if ctx.cache is not None and ctx.cache.max_age.total_seconds() > 0
+        else None,
     )
     return {
         "layout": layout.model_dump(),
@@ -186,8 +188,11 @@ def widget(
     if found is None:
         raise HTTPException(status_code=404, detail=f"no widget {widget_id!r}")
     options = {k: v for k, v in request.query_params.items() if k in found.filters}
+    # Only the plain widget is shared through the store: filter values are free text, and
+    # a saved layout's filtered widgets are shared by the dashboard call and the warmer.
+    shared = not options
     return widget_payload(
-        found, replace(ctx, stale_ok=True, shared=True), options, compact=not full
+        found, replace(ctx, stale_ok=True, shared=shared), options, compact=not full
     )
 
 
