@@ -249,52 +249,55 @@ def call_tool(
         return _run_tool(spec, ctx, values)
     key = cache.key(spec, ctx, values)
     shared = cache.shared_key(spec, ctx, values) if ctx.shared else None
+    ask = _Ask(spec, values, key, cache, shared)
     recalled = shared is not None and cache.recall(key, shared, ctx)
     hit = cache.get(key, ctx.now, recalled=recalled)
     if hit is not None:
-        if shared is not None:  # a nested call may have computed it without sharing it
-            cache.share(ctx.session.get_bind().engine, shared, key)
+        ask.share(ctx)  # a nested call may have computed it without sharing it
         return hit
     # What is computed and stored reads nothing stale, and its nested calls are not shared.
     fresh = replace(ctx, stale_ok=False, shared=False)
     if ctx.stale_ok and (stale := cache.stale(key, ctx.now)) is not None:
-        cache.revalidate(key, lambda: _revalidate(spec, fresh, values, key, cache, shared))
+        cache.revalidate(key, lambda: ask.revalidate(fresh))
         return stale
-    return _compute(spec, fresh, values, key, cache, shared)
+    return ask.compute(fresh)
 
 
-def _compute(
-    spec: ToolSpec,
-    ctx: ToolContext,
-    values: dict[str, Any],
-    key: CacheKey,
-    cache: ToolCache,
-    shared: str | None,
-) -> ToolResult:
-    """Compute and store one answer, once however many ask for it at the same time."""
-    with cache.computing(key):
-        result = cache.get(key, ctx.now)  # computed by another asker while we waited
-        if result is None:
-            result = _run_tool(spec, ctx, values)
-            if result.status is not ToolStatus.ERROR:
-                cache.put(key, result, ctx.now)
-        if shared is not None:  # (an error was not kept, so it is not shared either)
-            cache.share(ctx.session.get_bind().engine, shared, key)
-    return result
+@dataclass(frozen=True)
+class _Ask:
+    """One cached call: the tool, its validated arguments, its keys in the cache and the store."""
 
+    spec: ToolSpec
+    values: dict[str, Any]
+    key: CacheKey
+    cache: ToolCache
+    shared: str | None  # the key in `tool_answer`, when the answer is shared
 
-def _revalidate(
-    spec: ToolSpec,
-    ctx: ToolContext,
-    values: dict[str, Any],
-    key: CacheKey,
-    cache: ToolCache,
-    shared: str | None,
-) -> None:
-    """`_compute` on a session and per-call memo of its own (the asker's end with its request)."""
-    extras = {name: value for name, value in ctx.extras.items() if name != MEMO}
-    with Session(bind=ctx.session.get_bind(), expire_on_commit=False) as session, session.begin():
-        _compute(spec, replace(ctx, session=session, extras=extras), values, key, cache, shared)
+    def compute(self, ctx: ToolContext) -> ToolResult:
+        """Compute and store the answer, once however many ask for it at the same time."""
+        with self.cache.computing(self.key):
+            result = self.cache.get(self.key, ctx.now)  # computed by another asker meanwhile
+            if result is None:
+                result = _run_tool(self.spec, ctx, self.values)
+                if result.status is not ToolStatus.ERROR:
+                    self.cache.put(self.key, result, ctx.now)
+            self.share(ctx)  # (an error was not kept, so it is not shared either)
+        return result
+
+    def revalidate(self, ctx: ToolContext) -> None:
+        """`compute` on a session and per-call memo of its own (the asker's end with its
+        request)."""
+        extras = {name: value for name, value in ctx.extras.items() if name != MEMO}
+        with (
+            Session(bind=ctx.session.get_bind(), expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            self.compute(replace(ctx, session=session, extras=extras))
+
+    def share(self, ctx: ToolContext) -> None:
+        """Write the answer held for this call to the store, when it is shared."""
+        if self.shared is not None:
+            self.cache.share(ctx.session.get_bind().engine, self.shared, self.key)
 
 
 def _run_tool(spec: ToolSpec, ctx: ToolContext, values: dict[str, Any]) -> ToolResult:
