@@ -220,10 +220,14 @@ class ToolCache:
 
     def wait_shared(self, timeout: float = 60.0) -> bool:
         """Block until every queued shared-answer write is done (tests, benchmarks)."""
+        return self._wait_until(lambda: not self._pending_writes, timeout)
+
+    def _wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Poll `done` under the lock until it holds (True) or `timeout` seconds pass."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._pending_writes:
+                if done():
                     return True
             time.sleep(0.02)
         return False
@@ -358,13 +362,7 @@ class ToolCache:
 
     def wait_revalidated(self, timeout: float = 60.0) -> bool:
         """Block until no background revalidation is queued or running (tests, benchmarks)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._revalidating:
-                    return True
-            time.sleep(0.02)
-        return False
+        return self._wait_until(lambda: not self._revalidating, timeout)
 
     def clear(self) -> None:
         """Forget everything (tests; a settings reload)."""
